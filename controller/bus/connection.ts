@@ -5,13 +5,7 @@ import { QmError } from '../errors.ts';
 
 const { Message, MessageType } = dbus;
 
-export const DEFAULT_SYSTEM_BUS = 'unix:path=/var/run/dbus/system_bus_socket';
 const DEFAULT_CALL_TIMEOUT_MS = 25_000; // libdbus' default reply timeout
-
-/** The bus address qm uses: an explicit one, else $DBUS_SYSTEM_BUS_ADDRESS, else the system bus. */
-export function resolveBusAddress(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  return explicit || env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
-}
 
 export interface MethodCall {
   readonly destination: string;

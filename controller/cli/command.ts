@@ -1,0 +1,45 @@
+// What every qmctl command is: a name, its help, its options, and a run function over a context.
+import type { ParseArgsConfig } from 'node:util';
+import type { Writable } from 'node:stream';
+import type { Logger } from 'winston';
+import type { BlueChi } from '../bluechi/client.ts';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface Command {
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** Usage line(s) after `qmctl `, e.g. `start NODE UNIT...`. */
+  readonly usage: string;
+  /** Longer help: options and what the output means. */
+  readonly help?: string;
+  readonly options?: OptionSpec;
+  /** Fewest and most positional arguments; checked before run. */
+  readonly args?: readonly [min: number, max?: number];
+  run(context: Context, args: string[], options: OptionValues): Promise<number>;
+}
+
+export interface GlobalOptions {
+  readonly json: boolean;
+  readonly busAddress: string;
+  readonly logLevel: string;
+  readonly timeoutMs: number;
+}
+
+export interface Context {
+  readonly global: GlobalOptions;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  /** Whether stdout is a terminal: colour and progress only then. */
+  readonly tty: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  log(): Promise<Logger>;
+  /** The BlueChi controller, connected on first use. */
+  blueChi(): Promise<BlueChi>;
+  print(text: string): void;
+  printJson(value: unknown): void;
+  /** A signal that aborts when the user interrupts (SIGINT/SIGTERM), for long-running commands. */
+  readonly interrupted: AbortSignal;
+}

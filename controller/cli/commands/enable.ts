@@ -1,0 +1,3 @@
+import { unitFileCommand } from './enable-disable.ts';
+
+export default unitFileCommand('enable');

@@ -1,0 +1,55 @@
+import type { MonitorEvent } from '../../bluechi/client.ts';
+import { parseNodeName, parseUnitName } from '../../unit-names.ts';
+import type { Command, Context } from '../command.ts';
+
+const command: Command = {
+  name: 'monitor',
+  summary: 'Print unit changes on a node (or every node) as they happen',
+  usage: 'monitor [NODE|*] [UNIT...]',
+  help: `Runs until interrupted. One line per event; with --json one JSON object per line:
+{ kind: UnitStateChanged|UnitNew|UnitRemoved|UnitPropertiesChanged|PeerRemoved, node, unit, ... }`,
+  args: [0],
+  async run(context, [node = '*', ...units]) {
+    if (node !== '*') parseNodeName(node);
+    units.forEach((unit) => unit === '*' || parseUnitName(unit));
+    const client = await context.blueChi();
+    await new Promise<void>((resolve, reject) => {
+      const subscription = client.watchUnits(node, units.filter((unit) => unit !== '*')).subscribe({
+        next: (event) => print(context, event),
+        error: reject,
+      });
+      context.interrupted.addEventListener('abort', () => {
+        subscription.unsubscribe();
+        resolve();
+      });
+    });
+    return 0;
+  },
+};
+export default command;
+
+function print(context: Context, event: MonitorEvent): void {
+  if (context.global.json) {
+    const properties =
+      event.kind === 'UnitPropertiesChanged'
+        ? { properties: Object.fromEntries(Object.entries(event.properties).map(([key, variant]) => [key, variant.value])) }
+        : {};
+    context.stdout.write(`${JSON.stringify({ ...event, ...properties }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}\n`);
+    return;
+  }
+  switch (event.kind) {
+    case 'UnitStateChanged':
+      context.print(`${event.node} ${event.unit}: ${event.activeState} (${event.subState})${event.reason ? ` [${event.reason}]` : ''}`);
+      break;
+    case 'UnitNew':
+    case 'UnitRemoved':
+      context.print(`${event.node} ${event.unit}: ${event.kind === 'UnitNew' ? 'new' : 'removed'}${event.reason ? ` [${event.reason}]` : ''}`);
+      break;
+    case 'UnitPropertiesChanged':
+      context.print(`${event.node} ${event.unit}: ${Object.keys(event.properties).join(', ')} changed`);
+      break;
+    case 'PeerRemoved':
+      context.print(`monitor peer removed: ${event.reason}`);
+      break;
+  }
+}

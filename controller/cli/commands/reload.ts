@@ -1,0 +1,3 @@
+import { unitJobCommand } from './unit-job.ts';
+
+export default unitJobCommand('reload');

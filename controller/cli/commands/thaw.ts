@@ -1,0 +1,3 @@
+import { freezerCommand } from './freeze-thaw.ts';
+
+export default freezerCommand('thaw');

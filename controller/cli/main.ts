@@ -1,0 +1,190 @@
+// qmctl: parse the command line, run one command, map errors to documented exit codes.
+import { parseArgs } from 'node:util';
+import type { Writable } from 'node:stream';
+import { resolveBusAddress } from '../bus/address.ts';
+import type { Bus } from '../bus/connection.ts';
+import { ExitCode, isQmError, QmError } from '../errors.ts';
+import type { BlueChi } from '../bluechi/client.ts';
+import type { Command, Context, GlobalOptions, OptionSpec } from './command.ts';
+import { commandNames, loadCommand } from './registry.ts';
+
+const globalOptions: OptionSpec = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  'bus-address': { type: 'string' },
+  verbose: { type: 'boolean', short: 'v', multiple: true },
+  'log-level': { type: 'string' },
+  timeout: { type: 'string' },
+};
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
+
+export interface CliIo {
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const usage = `Usage: qmctl [--bus-address ADDR] [--json] [-v] COMMAND [ARGS...]
+
+Drives BlueChi nodes and the QM partition. 'qmctl COMMAND --help' tells more.
+Exit codes: 0 ok, 1 a job did not end 'done', 2 usage, 3 bus or controller unreachable,
+4 node offline or unknown.`;
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = splitCommand(argv);
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(`${usage}\n\nCommands:\n${await commandList()}\n`);
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (name === '--version') return runCli(['version', ...rest], io);
+  const command = await loadCommand(name);
+  if (!command) {
+    io.stderr.write(`qmctl: unknown command ${JSON.stringify(name)}; 'qmctl --help' lists the commands\n`);
+    return ExitCode.usage;
+  }
+
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...rest], options: { ...globalOptions, ...command.options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    io.stderr.write(`qmctl ${command.name}: ${(error as Error).message}\nUsage: qmctl ${command.usage}\n`);
+    return ExitCode.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(helpText(command));
+    return ExitCode.ok;
+  }
+  const [min, max] = command.args ?? [0, 0];
+  if (positionals.length < min || (max !== undefined && positionals.length > max)) {
+    io.stderr.write(`qmctl ${command.name}: expected ${arity(min, max)}, got ${positionals.length}\nUsage: qmctl ${command.usage}\n`);
+    return ExitCode.usage;
+  }
+
+  const verbosity = (values.verbose as boolean[] | undefined)?.length ?? 0;
+  const logLevel = (values['log-level'] as string | undefined) ?? LOG_LEVELS[Math.min(1 + verbosity, 3)]!;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    io.stderr.write(`qmctl: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
+    return ExitCode.usage;
+  }
+  const timeoutSeconds = values.timeout === undefined ? 120 : Number(values.timeout);
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    io.stderr.write(`qmctl: --timeout takes a positive number of seconds, not ${JSON.stringify(values.timeout)}\n`);
+    return ExitCode.usage;
+  }
+  const global: GlobalOptions = {
+    json: values.json === true,
+    busAddress: resolveBusAddress(values['bus-address'] as string | undefined, io.env),
+    logLevel,
+    timeoutMs: timeoutSeconds * 1000,
+  };
+
+  const session = createContext(global, io);
+  try {
+    return await command.run(session.context, positionals, values);
+  } catch (error) {
+    return reportError(session.context, command, error);
+  } finally {
+    session.close();
+  }
+}
+
+function splitCommand(argv: readonly string[]): string[] {
+  // Global options may precede the command name: `qmctl --json list-nodes`.
+  const args = [...argv];
+  const before: string[] = [];
+  while (args.length > 0 && args[0]!.startsWith('-') && !['-h', '--help', '--version'].includes(args[0]!)) {
+    const option = args.shift()!;
+    before.push(option);
+    const key = option.replace(/^--?/, '').split('=')[0]!;
+    if (globalOptions[key]?.type === 'string' && !option.includes('=') && args.length > 0) before.push(args.shift()!);
+  }
+  const [name, ...rest] = args;
+  return name === undefined ? [] : [name, ...before, ...rest];
+}
+
+function arity(min: number, max: number | undefined): string {
+  if (max === min) return `${min} argument${min === 1 ? '' : 's'}`;
+  if (max === undefined) return `at least ${min} argument${min === 1 ? '' : 's'}`;
+  return `${min} to ${max} arguments`;
+}
+
+function helpText(command: Command): string {
+  return `Usage: qmctl ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help.trimEnd()}\n` : ''}
+Common options:
+  --json               machine-readable output (documented fields, stable)
+  --bus-address ADDR   D-Bus address of the bus BlueChi is on (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
+  --timeout SECONDS    how long to wait for each job (default 120)
+  -v, --log-level L    more logging on stderr (error, warn, info, debug)
+`;
+}
+
+async function commandList(): Promise<string> {
+  const commands = await Promise.all(commandNames.map(loadCommand));
+  const width = Math.max(...commandNames.map((name) => name.length));
+  return commands.map((command) => `  ${command!.name.padEnd(width)}  ${command!.summary}`).join('\n');
+}
+
+function createContext(global: GlobalOptions, io: CliIo) {
+  let bus: Promise<Bus> | undefined;
+  let client: Promise<BlueChi> | undefined;
+  let logger: Promise<import('winston').Logger> | undefined;
+  const abort = new AbortController();
+  const interrupt = () => abort.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+
+  const context: Context = {
+    global,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    tty: io.stdout.isTTY === true && !global.json && io.env.NO_COLOR === undefined,
+    env: io.env,
+    interrupted: abort.signal,
+    log: () => (logger ??= import('../log.ts').then(({ createLogger }) => createLogger(global.logLevel, io.stderr))),
+    blueChi: () =>
+      (client ??= (async () => {
+        const [{ connectBus }, { blueChi }] = await Promise.all([import('../bus/connection.ts'), import('../bluechi/client.ts')]);
+        bus = connectBus(global.busAddress);
+        return blueChi(await bus, { jobTimeoutMs: global.timeoutMs });
+      })()),
+    print: (text) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    printJson: (value) => io.stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`),
+  };
+  return {
+    context,
+    close() {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
+      bus?.then((connected) => connected.close()).catch(() => undefined);
+    },
+  };
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof QmError) return value.toJSON();
+  return value;
+}
+
+async function reportError(context: Context, command: Command, error: unknown): Promise<number> {
+  if (!isQmError(error)) {
+    context.stderr.write(`qmctl ${command.name}: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return ExitCode.jobFailed;
+  }
+  let message = error.message;
+  if (error.code === 'node-offline' || error.code === 'node-unknown') message += await knownNodes(context);
+  if (context.global.json) context.printJson({ error: { ...error.toJSON(), message } });
+  context.stderr.write(`qmctl ${command.name}: ${error.position}${message}\n`);
+  return error.exitCode;
+}
+
+async function knownNodes(context: Context): Promise<string> {
+  try {
+    const nodes = await (await context.blueChi()).listNodes();
+    return `; known nodes: ${nodes.map((node) => `${node.name} (${node.status})`).join(', ') || 'none'}`;
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,4 @@
+// The qmctl executable.
+import { runCli } from './main.ts';
+
+process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });

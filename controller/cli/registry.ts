@@ -1,0 +1,33 @@
+// The qmctl commands, one module each, loaded only when run so start-up stays fast.
+import type { Command } from './command.ts';
+
+const loaders: Record<string, () => Promise<{ default: Command }>> = {
+  'list-nodes': () => import('./commands/list-nodes.ts'),
+  'list-units': () => import('./commands/list-units.ts'),
+  'list-unit-files': () => import('./commands/list-unit-files.ts'),
+  start: () => import('./commands/start.ts'),
+  stop: () => import('./commands/stop.ts'),
+  restart: () => import('./commands/restart.ts'),
+  reload: () => import('./commands/reload.ts'),
+  freeze: () => import('./commands/freeze.ts'),
+  thaw: () => import('./commands/thaw.ts'),
+  kill: () => import('./commands/kill.ts'),
+  enable: () => import('./commands/enable.ts'),
+  disable: () => import('./commands/disable.ts'),
+  'is-enabled': () => import('./commands/is-enabled.ts'),
+  'daemon-reload': () => import('./commands/daemon-reload.ts'),
+  'reset-failed': () => import('./commands/reset-failed.ts'),
+  status: () => import('./commands/status.ts'),
+  monitor: () => import('./commands/monitor.ts'),
+  'get-default': () => import('./commands/get-default.ts'),
+  'set-default': () => import('./commands/set-default.ts'),
+  'set-loglevel': () => import('./commands/set-loglevel.ts'),
+  version: () => import('./commands/version.ts'),
+};
+
+export const commandNames = Object.keys(loaders);
+
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  const load = loaders[name];
+  return load ? (await load()).default : undefined;
+}

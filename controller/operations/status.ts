@@ -1,0 +1,57 @@
+// What `status` reports: nodes with their connection state, or units with their state on a node.
+import type { BlueChi } from '../bluechi/client.ts';
+
+export interface NodeStatusRow {
+  readonly node: string;
+  readonly status: string;
+  readonly peerIp: string;
+  /** Last heartbeat as an ISO date, or '' when never seen. */
+  readonly lastSeen: string;
+}
+
+export interface UnitStatusRow {
+  readonly node: string;
+  readonly unit: string;
+  readonly loadState: string;
+  readonly activeState: string;
+  readonly subState: string;
+  readonly freezerState: string;
+  readonly unitFileState: string;
+}
+
+export async function nodeStatuses(client: BlueChi): Promise<NodeStatusRow[]> {
+  const nodes = await client.listNodes();
+  return Promise.all(
+    nodes.map(async (info) => {
+      const properties = await client.node(info.name).properties();
+      const micros = properties.lastSeenTimestamp;
+      return {
+        node: info.name,
+        status: info.status,
+        peerIp: info.peerIp,
+        lastSeen: micros > 0n ? new Date(Number(micros / 1000n)).toISOString() : '',
+      };
+    }),
+  );
+}
+
+/** The state of `units` on `node`; all units loaded there when `units` is empty. */
+export async function unitStatuses(client: BlueChi, node: string, units: readonly string[]): Promise<UnitStatusRow[]> {
+  const target = client.node(node);
+  const names = units.length > 0 ? units : (await target.listUnits()).map((unit) => unit.name).sort();
+  return Promise.all(
+    names.map(async (unit) => {
+      const properties = await target.getUnitProperties(unit);
+      const text = (key: string) => String(properties[key]?.value ?? '');
+      return {
+        node,
+        unit,
+        loadState: text('LoadState'),
+        activeState: text('ActiveState'),
+        subState: text('SubState'),
+        freezerState: text('FreezerState'),
+        unitFileState: text('UnitFileState'),
+      };
+    }),
+  );
+}
