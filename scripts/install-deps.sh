@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what qm's build, demo and tests need on a fresh Debian machine: Debian packages, then npm's.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v dbus-daemon >/dev/null || need+=(dbus)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The test suites' own system needs (containers, rootfs builds) live beside this script.
+if [ "${QM_DEPS:-}" = test ] && [ -f scripts/install-test-deps.sh ]; then
+  bash scripts/install-test-deps.sh
+fi
+
+stamp=node_modules/.qm-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,85 @@
+// qmctl's argument handling, in-process: exit codes and messages a user sees, no bus needed.
+import test from 'ava';
+import { qmctl } from '../support/qmctl.ts';
+import { commandNames } from '../../controller/cli/registry.ts';
+import { globToRegExp } from '../../controller/cli/glob.ts';
+import { table } from '../../controller/cli/format.ts';
+import { signalNumber } from '../../controller/cli/commands/kill.ts';
+
+test('every command has --help with its usage', async (t) => {
+  for (const name of commandNames) {
+    const result = await qmctl([name, '--help']);
+    t.is(result.code, 0, name);
+    t.true(result.stdout.startsWith(`Usage: qmctl ${name}`), name);
+  }
+});
+
+test('no command is a usage error listing the commands', async (t) => {
+  const result = await qmctl([]);
+  t.is(result.code, 2);
+  t.regex(result.stdout, /start +Start units/);
+});
+
+test('unknown commands and options exit 2 with the usage', async (t) => {
+  t.is((await qmctl(['frobnicate'])).code, 2);
+  const result = await qmctl(['start', '--bogus', 'n', 'a.service']);
+  t.is(result.code, 2);
+  t.regex(result.stderr, /Unknown option '--bogus'[\s\S]*Usage: qmctl start/);
+});
+
+test('wrong argument counts exit 2', async (t) => {
+  const result = await qmctl(['is-enabled', 'node1']);
+  t.is(result.code, 2);
+  t.regex(result.stderr, /expected 2 arguments, got 1/);
+});
+
+test('an invalid unit name is refused before any bus is contacted', async (t) => {
+  // The bus address does not exist: had qmctl connected, it would exit 3, not 2.
+  const result = await qmctl(['start', 'node1', 'bad unit'], { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent' });
+  t.is(result.code, 2);
+  t.regex(result.stderr, /invalid unit name "bad unit"/);
+});
+
+test('an unreachable bus exits 3 and names the address tried', async (t) => {
+  const result = await qmctl(['list-nodes'], { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/bus' });
+  t.is(result.code, 3);
+  t.regex(result.stderr, /unix:path=\/nonexistent\/bus/);
+  const flag = await qmctl(['--bus-address', 'unix:path=/nonexistent/other', 'list-nodes']);
+  t.is(flag.code, 3);
+  t.regex(flag.stderr, /unix:path=\/nonexistent\/other/);
+});
+
+test('--json errors go to stdout as a document, the message to stderr', async (t) => {
+  const result = await qmctl(['--json', 'list-nodes'], { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/bus' });
+  t.is(result.code, 3);
+  t.is(JSON.parse(result.stdout).error.code, 'unreachable');
+});
+
+test('version, plain and JSON', async (t) => {
+  t.regex((await qmctl(['version'])).stdout, /^qmctl version \d+\.\d+\.\d+\n$/);
+  t.regex(JSON.parse((await qmctl(['version', '--json'])).stdout).version, /^\d+\.\d+\.\d+$/);
+});
+
+test('globs match as fnmatch does', (t) => {
+  t.true(globToRegExp('qm*.service').test('qm-a.service'));
+  t.false(globToRegExp('qm*.service').test('qm-a.socket'));
+  t.true(globToRegExp('a?[0-9].target').test('ab1.target'));
+  t.false(globToRegExp('[!a]x').test('ax'));
+  t.true(globToRegExp('a.b').test('a.b'));
+  t.false(globToRegExp('a.b').test('axb'));
+});
+
+test('tables align on visible width even with colour', (t) => {
+  const text = table(['A', 'B'], [['\u001b[32mok\u001b[0m', 'x'], ['long', 'y']]);
+  t.deepEqual(
+    text.split('\n').map((line) => line.replace(/\u001b\[[0-9;]*m/g, '')),
+    ['A     B', 'ok    x', 'long  y'],
+  );
+});
+
+test('signals by name or number', (t) => {
+  t.is(signalNumber('TERM'), 15);
+  t.is(signalNumber('SIGKILL'), 9);
+  t.is(signalNumber('9'), 9);
+  t.is(signalNumber('NOPE'), undefined);
+});
