@@ -1,0 +1,13 @@
+// `npm run bench [NAME...]`: the project's figures, each a ratio against a baseline measured in the same run.
+import { coldStart } from './cold-start.ts';
+
+const benches: Record<string, () => Promise<void> | void> = {
+  'cold-start': () => coldStart(),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
+  const bench = benches[name];
+  if (!bench) throw new Error(`no bench ${name}; known: ${Object.keys(benches).join(', ')}`);
+  await bench();
+}
