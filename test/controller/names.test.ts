@@ -35,7 +35,7 @@ test('unit names systemd would refuse are rejected before any call', (t) => {
 });
 
 test('node names with separators or whitespace are rejected', (t) => {
-  t.is<string>(parseNodeName('qm.node-1'), 'qm.node-1');
+  t.is(parseNodeName('qm.node-1') as string, 'qm.node-1');
   t.throws(() => parseNodeName(''), { message: /empty/ });
   t.throws(() => parseNodeName('a,b'), { message: /","/ });
   t.throws(() => parseNodeName('a b'), { message: /whitespace/ });
