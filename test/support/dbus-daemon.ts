@@ -45,7 +45,11 @@ export async function startPrivateBus(options: PrivateBusOptions = {}): Promise<
 `,
   );
   const child = spawn('dbus-daemon', ['--config-file', config, '--nofork', '--nopidfile', '--print-address'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The daemon asks for a higher fd limit than a container may grant; that warning is noise here.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (!/Failed to set fd limit|^dbus-daemon\[\d+\]: $/.test(line)) process.stderr.write(`${line}\n`);
   });
   const address = await firstLine(child);
   return {
