@@ -9,7 +9,7 @@ export interface CommandResult {
 }
 
 export interface CommandOptions {
-  /** Written to the command's standard input, which is then closed. Default: no input (/dev/null). */
+  /** Written to the command's standard input, which is then closed. Default: empty input. */
   readonly input?: string;
   /** The whole environment of the command (not merged with ours). Default: ours. */
   readonly env?: NodeJS.ProcessEnv;
@@ -26,7 +26,7 @@ export function runCommand(argv: readonly string[], options: CommandOptions = {}
   if (file === undefined) return Promise.reject(new Error('runCommand: empty argv'));
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, {
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
       cwd: options.cwd,
       timeout: options.timeoutMs,
@@ -40,7 +40,8 @@ export function runCommand(argv: readonly string[], options: CommandOptions = {}
     child.once('close', (code, signal) => {
       resolve({ stdout, stderr, code: code ?? 128 + (signal === null ? 0 : (signalNumbers[signal] ?? 0)) });
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    child.stdin.on('error', () => undefined); // a command that exits without reading its input is not an error
+    child.stdin.end(options.input ?? '');
   });
 }
 
