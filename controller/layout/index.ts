@@ -1,0 +1,5 @@
+// The vehicle layout: parse once at the edge, then trust the Layout type.
+export * from './model.ts';
+export { readLayout, loadLayout, layoutFiles, DEFAULT_LAYOUT, type LayoutSource } from './load.ts';
+export { validateLayout, parseDuration, LAYOUT_KEYS, LAYOUT_VERSION, type Validated } from './validate.ts';
+export { findCycles } from './cycles.ts';

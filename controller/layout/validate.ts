@@ -1,0 +1,337 @@
+// The merged layout tree checked whole — every problem reported at once — and turned into a trusted Layout.
+import type { QmError } from '../errors.ts';
+import { nodeNameProblem, unitNameProblem, type NodeName, type UnitName } from '../unit-names.ts';
+import { findCycles } from './cycles.ts';
+import {
+  DEFAULT_RESTART_BUDGET,
+  partitionNode,
+  QM_PREFIX,
+  unitKey,
+  type DesiredState,
+  type Layout,
+  type NodeSpec,
+  type Position,
+  type RestartBudget,
+  type UnitKey,
+  type UnitRef,
+  type UnitSpec,
+} from './model.ts';
+import { configError, fieldPath, type Entry, type MapTree, type Tree } from './tree.ts';
+
+/** The keys each level accepts; the JSON Schema lists the same (a test keeps them in step). */
+export const LAYOUT_KEYS = {
+  layout: ['version', 'nodes'],
+  node: ['qm', 'units', 'qm-units'],
+  unit: ['state', 'enabled', 'needs', 'restart'],
+  restart: ['attempts', 'window', 'backoff'],
+} as const;
+
+export const LAYOUT_VERSION = 1;
+const STATES: readonly DesiredState[] = ['running', 'stopped'];
+
+export type Validated = { readonly ok: true; readonly layout: Layout } | { readonly ok: false; readonly errors: readonly QmError[] };
+
+type Path = readonly (string | number)[];
+
+interface Need {
+  readonly ref: UnitRef;
+  readonly text: string;
+  readonly pos: Position;
+  readonly field: string;
+}
+
+interface DraftUnit extends Omit<UnitSpec, 'needs'> {
+  readonly needs: readonly Need[];
+  readonly field: string;
+}
+
+export function validateLayout(tree: Tree | undefined, files: readonly string[]): Validated {
+  const errors: QmError[] = [];
+  const fail: Fail = (pos, path, message) => errors.push(configError(pos, typeof path === 'string' ? path : fieldPath(path), message));
+
+  const nodes = new Map<NodeName, NodeSpec>();
+  const units: DraftUnit[] = [];
+
+  const root = tree ?? { kind: 'scalar' as const, pos: { file: files[0] ?? '<layout>', line: 1, column: 1 }, value: null };
+  const top = asMap(root, [], fail, 'the layout must be a map with "nodes"');
+  if (top) {
+    checkKeys(top, [], LAYOUT_KEYS.layout, fail);
+    const version = entry(top, 'version');
+    if (version && !(version.value.kind === 'scalar' && version.value.value === LAYOUT_VERSION)) {
+      fail(version.value.pos, ['version'], `version must be ${LAYOUT_VERSION}, the only layout version this controller reads`);
+    }
+    const nodesEntry = entry(top, 'nodes');
+    if (!nodesEntry) fail(top.pos, ['nodes'], 'the layout declares no nodes (a "nodes" map is required)');
+    const nodeMap = nodesEntry ? asMap(nodesEntry.value, ['nodes'], fail, 'nodes must be a map from node name to its settings') : undefined;
+    for (const nodeEntry of nodeMap?.entries ?? []) {
+      readNode(nodeEntry, nodes, units, fail);
+    }
+  }
+
+  checkNodeNames(nodes, fail);
+  const byKey = new Map<UnitKey, DraftUnit>(units.map((unit) => [unit.key, unit]));
+  checkNeeds(nodes, byKey, fail);
+  checkCycles(byKey, fail);
+
+  if (errors.length > 0) return { ok: false, errors: sortErrors(errors, files) };
+  const finalUnits = new Map<UnitKey, UnitSpec>(
+    units.map(({ field: _field, needs, ...unit }) => [unit.key, { ...unit, needs: needs.map((need) => need.ref) }]),
+  );
+  return { ok: true, layout: { files: [...files], nodes, units: finalUnits } };
+}
+
+/** Records an error at `pos` about the field at `path` (segments, or a path already written out). */
+type Fail = (pos: Position, path: Path | string, message: string) => void;
+
+function readNode(nodeEntry: Entry, nodes: Map<NodeName, NodeSpec>, units: DraftUnit[], fail: Fail): void {
+  const path = ['nodes', nodeEntry.key];
+  const problem = nodeNameProblem(nodeEntry.key);
+  if (problem) {
+    fail(nodeEntry.keyPos, path, `invalid node name ${JSON.stringify(nodeEntry.key)}: ${problem}`);
+    return;
+  }
+  const name = nodeEntry.key as NodeName;
+  const body = optionalMap(nodeEntry.value, path, fail, `node ${name} must be a map (qm, units, qm-units) or empty`);
+  if (body) checkKeys(body, path, LAYOUT_KEYS.node, fail);
+  const qmEntry = body && entry(body, 'qm');
+  const qm = qmEntry ? readBoolean(qmEntry.value, [...path, 'qm'], fail) ?? false : false;
+  nodes.set(name, { name, qm, origin: nodeEntry.keyPos });
+
+  for (const [key, partition] of [
+    ['units', false],
+    ['qm-units', true],
+  ] as const) {
+    const unitsEntry = body && entry(body, key);
+    if (!unitsEntry) continue;
+    const unitsPath = [...path, key];
+    const unitMap = optionalMap(unitsEntry.value, unitsPath, fail, `${key} must be a map from unit name to its desired state`);
+    if (partition && !qm && unitMap && unitMap.entries.length > 0) {
+      fail(
+        unitMap.entries[0]!.keyPos,
+        unitsPath,
+        `node ${name} has QM units but no QM partition: set "qm: true" on ${name} or move the units to "units"`,
+      );
+    }
+    const node = partition ? partitionNode(name) : name;
+    for (const unitEntry of unitMap?.entries ?? []) {
+      const unit = readUnit(unitEntry, node, name, partition, [...unitsPath, unitEntry.key], fail);
+      if (unit) units.push(unit);
+    }
+  }
+}
+
+function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: boolean, path: Path, fail: Fail): DraftUnit | undefined {
+  const problem = unitNameProblem(unitEntry.key);
+  if (problem) {
+    fail(unitEntry.keyPos, path, `invalid unit name ${JSON.stringify(unitEntry.key)}: ${problem}`);
+    return undefined;
+  }
+  const unit = unitEntry.key as UnitName;
+  const body = optionalMap(unitEntry.value, path, fail, `unit ${unit} must be a map (state, enabled, needs, restart) or empty`);
+  if (body) checkKeys(body, path, LAYOUT_KEYS.unit, fail);
+  const field = (name: string) => (body ? entry(body, name) : undefined);
+
+  let state: DesiredState = 'running';
+  const stateEntry = field('state');
+  if (stateEntry && !isEmpty(stateEntry.value)) {
+    const value = stateEntry.value.kind === 'scalar' ? stateEntry.value.value : undefined;
+    if (typeof value === 'string' && (STATES as readonly string[]).includes(value)) state = value as DesiredState;
+    else fail(stateEntry.value.pos, [...path, 'state'], `state must be one of ${STATES.join(', ')}, not ${describe(stateEntry.value)}`);
+  }
+  const enabledEntry = field('enabled');
+  const enabled = enabledEntry && !isEmpty(enabledEntry.value) ? readBoolean(enabledEntry.value, [...path, 'enabled'], fail) : undefined;
+  const needsEntry = field('needs');
+  const needs = needsEntry ? readNeeds(needsEntry.value, node, [...path, 'needs'], fail) : [];
+  const restartEntry = field('restart');
+  const restart = restartEntry ? readRestart(restartEntry.value, [...path, 'restart'], fail) : DEFAULT_RESTART_BUDGET;
+  return {
+    key: unitKey(node, unit),
+    node,
+    unit,
+    host,
+    partition,
+    state,
+    enabled,
+    needs,
+    restart,
+    origin: unitEntry.keyPos,
+    field: fieldPath(path),
+  };
+}
+
+/** `UNIT` (on the same node or partition) or `NODE/UNIT`, as a list or a single string. */
+function readNeeds(tree: Tree, node: NodeName, path: Path, fail: Fail): Need[] {
+  if (isEmpty(tree)) return [];
+  const items = tree.kind === 'seq' ? tree.items : [tree];
+  const needs: Need[] = [];
+  items.forEach((item, index) => {
+    const itemPath = tree.kind === 'seq' ? [...path, index] : path;
+    if (item.kind !== 'scalar' || typeof item.value !== 'string') {
+      fail(item.pos, itemPath, `a dependency is written UNIT or NODE/UNIT, not ${describe(item)}`);
+      return;
+    }
+    const text = item.value;
+    const slash = text.indexOf('/');
+    const nodeText = slash < 0 ? node : text.slice(0, slash);
+    const unitText = slash < 0 ? text : text.slice(slash + 1);
+    const problem = nodeNameProblem(nodeText) ?? (slash >= 0 && nodeText.length === 0 ? 'it is empty' : undefined);
+    if (problem) return fail(item.pos, itemPath, `dependency ${JSON.stringify(text)}: invalid node name: ${problem}`);
+    const unitProblem = unitNameProblem(unitText);
+    if (unitProblem) return fail(item.pos, itemPath, `dependency ${JSON.stringify(text)}: invalid unit name: ${unitProblem}`);
+    const ref = { node: nodeText as NodeName, unit: unitText as UnitName };
+    if (needs.some((need) => need.ref.node === ref.node && need.ref.unit === ref.unit)) {
+      return fail(item.pos, itemPath, `dependency ${JSON.stringify(text)} is listed twice`);
+    }
+    needs.push({ ref, text, pos: item.pos, field: fieldPath(itemPath) });
+  });
+  return needs;
+}
+
+function readRestart(tree: Tree, path: Path, fail: Fail): RestartBudget {
+  const body = optionalMap(tree, path, fail, 'restart must be a map (attempts, window, backoff) or empty');
+  if (!body) return DEFAULT_RESTART_BUDGET;
+  checkKeys(body, path, LAYOUT_KEYS.restart, fail);
+  const attemptsEntry = entry(body, 'attempts');
+  let attempts = DEFAULT_RESTART_BUDGET.attempts;
+  if (attemptsEntry && !isEmpty(attemptsEntry.value)) {
+    const value = attemptsEntry.value.kind === 'scalar' ? attemptsEntry.value.value : undefined;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) attempts = value;
+    else fail(attemptsEntry.value.pos, [...path, 'attempts'], `attempts must be a whole number ≥ 0, not ${describe(attemptsEntry.value)}`);
+  }
+  const duration = (key: 'window' | 'backoff', fallback: number) => {
+    const found = entry(body, key);
+    if (!found || isEmpty(found.value)) return fallback;
+    const ms = found.value.kind === 'scalar' ? parseDuration(found.value.value) : undefined;
+    if (ms === undefined) {
+      fail(found.value.pos, [...path, key], `${key} must be a duration such as 500ms, 10s, 5m or 1h30m (a bare number is seconds), not ${describe(found.value)}`);
+      return fallback;
+    }
+    return ms;
+  };
+  return { attempts, windowMs: duration('window', DEFAULT_RESTART_BUDGET.windowMs), backoffMs: duration('backoff', DEFAULT_RESTART_BUDGET.backoffMs) };
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `1h30m`, `500ms`, `10s`, or a number of seconds; undefined when it is not a duration. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
+  if (typeof value !== 'string' || !/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value.trim())) return undefined;
+  let total = 0;
+  for (const [, amount, , unit] of value.trim().matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * UNIT_MS[unit!]!;
+  return Math.round(total);
+}
+
+/** A host must not also be declared as another host's partition: `qm.x` belongs to x when x has QM. */
+function checkNodeNames(nodes: ReadonlyMap<NodeName, NodeSpec>, fail: Fail): void {
+  for (const node of nodes.values()) {
+    if (!node.name.startsWith(QM_PREFIX)) continue;
+    const host = nodes.get(node.name.slice(QM_PREFIX.length) as NodeName);
+    if (host?.qm) {
+      fail(
+        node.origin,
+        ['nodes', node.name],
+        `node ${node.name} is declared twice: it is the QM partition of ${host.name} (${host.origin.file}:${host.origin.line}); put its units under ${host.name}.qm-units`,
+      );
+    }
+  }
+}
+
+function checkNeeds(nodes: ReadonlyMap<NodeName, NodeSpec>, units: ReadonlyMap<UnitKey, DraftUnit>, fail: Fail): void {
+  const placed = new Set<string>([...nodes.values()].flatMap((node) => (node.qm ? [node.name, partitionNode(node.name)] : [node.name])));
+  for (const unit of units.values()) {
+    for (const need of unit.needs) {
+      const key = unitKey(need.ref.node, need.ref.unit);
+      if (!placed.has(need.ref.node)) {
+        const host = nodes.get(need.ref.node.slice(QM_PREFIX.length) as NodeName);
+        const hint = need.ref.node.startsWith(QM_PREFIX) && host ? ` (${host.name} has no QM partition)` : '';
+        fail(need.pos, need.field, `${unit.key} needs ${key}, but node ${need.ref.node} is not in the layout${hint}`);
+        continue;
+      }
+      const target = units.get(key);
+      if (!target) {
+        fail(need.pos, need.field, `${unit.key} needs ${key}, which the layout does not declare`);
+        continue;
+      }
+      if (unit.state === 'running' && target.state === 'stopped') {
+        fail(need.pos, need.field, `${unit.key} should run but needs ${key}, which the layout wants stopped`);
+      }
+    }
+  }
+}
+
+function checkCycles(units: ReadonlyMap<UnitKey, DraftUnit>, fail: Fail): void {
+  const edges = new Map<UnitKey, UnitKey[]>(
+    [...units.values()].map((unit) => [
+      unit.key,
+      unit.needs.map((need) => unitKey(need.ref.node, need.ref.unit)).filter((key) => units.has(key)),
+    ]),
+  );
+  for (const cycle of findCycles([...units.keys()], (key) => edges.get(key) ?? [])) {
+    const first = units.get(cycle[0]!)!;
+    const need = first.needs.find((candidate) => unitKey(candidate.ref.node, candidate.ref.unit) === cycle[1])!;
+    fail(need.pos, need.field, `dependency cycle: ${[...cycle].join(' → ')}`);
+  }
+}
+
+/** In reading order: by file (in merge order), then line and column. */
+export function sortErrors(errors: readonly QmError[], files: readonly string[]): QmError[] {
+  const rank = (error: QmError) => [files.indexOf(error.origin.file ?? ''), error.origin.line ?? 0, error.origin.column ?? 0];
+  return [...errors].sort((a, b) => {
+    const [ra, rb] = [rank(a), rank(b)];
+    return ra[0]! - rb[0]! || ra[1]! - rb[1]! || ra[2]! - rb[2]!;
+  });
+}
+
+function entry(map: MapTree, key: string): Entry | undefined {
+  return map.entries.find((candidate) => candidate.key === key);
+}
+
+function checkKeys(map: MapTree, path: Path, known: readonly string[], fail: Fail): void {
+  for (const { key, keyPos } of map.entries) {
+    if (known.includes(key)) continue;
+    const close = known.find((candidate) => editDistance(candidate, key) <= 2);
+    fail(keyPos, [...path, key], `unknown key ${JSON.stringify(key)}${close ? ` (did you mean ${JSON.stringify(close)}?)` : ''}; known keys: ${known.join(', ')}`);
+  }
+}
+
+function isEmpty(tree: Tree): boolean {
+  return tree.kind === 'scalar' && tree.value === null;
+}
+
+function asMap(tree: Tree, path: Path, fail: Fail, message: string): MapTree | undefined {
+  if (tree.kind === 'map') return tree;
+  fail(tree.pos, path, `${message}, not ${describe(tree)}`);
+  return undefined;
+}
+
+/** A map, or nothing for an empty value (which means "all defaults"). */
+function optionalMap(tree: Tree, path: Path, fail: Fail, message: string): MapTree | undefined {
+  return isEmpty(tree) ? undefined : asMap(tree, path, fail, message);
+}
+
+function readBoolean(tree: Tree, path: Path, fail: Fail): boolean | undefined {
+  if (tree.kind === 'scalar' && typeof tree.value === 'boolean') return tree.value;
+  fail(tree.pos, path, `${String(path[path.length - 1])} must be true or false, not ${describe(tree)}`);
+  return undefined;
+}
+
+function describe(tree: Tree): string {
+  if (tree.kind === 'map') return 'a map';
+  if (tree.kind === 'seq') return 'a list';
+  return tree.value === null ? 'an empty value' : JSON.stringify(tree.value);
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
