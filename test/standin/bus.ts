@@ -1,0 +1,53 @@
+// Opening a dbus-next connection to an address, and the few bus-daemon calls the stand-in makes.
+import dbus from 'dbus-next';
+import type { Message as MessageType, MessageBus } from 'dbus-next';
+
+const { Message } = dbus;
+
+/** A connected bus; resolves once Hello has answered, so `uniqueName` is known. */
+export function openBus(address: string): Promise<MessageBus> {
+  const bus = dbus.sessionBus({ busAddress: address });
+  return new Promise((resolve, reject) => {
+    const fail = (error: unknown) => reject(new Error(`cannot connect to ${address}: ${String(error)}`));
+    bus.once('error', fail);
+    bus.once('connect', () => {
+      bus.off('error', fail);
+      // A dropped connection is reported by the caller's own checks; keep the process alive.
+      bus.on('error', () => undefined);
+      resolve(bus);
+    });
+  });
+}
+
+export const uniqueName = (bus: MessageBus): string => (bus as unknown as { name: string }).name;
+
+export function callBus(bus: MessageBus, member: string, signature: string, body: unknown[]): Promise<MessageType | null> {
+  return bus.call(
+    new Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member,
+      signature,
+      body,
+    }),
+  );
+}
+
+export async function addMatch(bus: MessageBus, rule: string): Promise<void> {
+  await callBus(bus, 'AddMatch', 's', [rule]);
+}
+
+/** Closes the connection and waits until the socket is gone, so the bus daemon has seen it leave. */
+export function closeBus(bus: MessageBus): Promise<void> {
+  const stream = (bus as unknown as { _connection: { stream: NodeJS.EventEmitter & { destroyed?: boolean } } })
+    ._connection.stream;
+  return new Promise((resolve) => {
+    if (stream.destroyed) {
+      resolve();
+      return;
+    }
+    stream.once('close', () => resolve());
+    bus.disconnect();
+  });
+}
