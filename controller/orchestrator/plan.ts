@@ -1,0 +1,182 @@
+// Plan = f(layout, observed): the steps that make the vehicle match the layout, as an ordered graph. Pure.
+import { QmError } from '../errors.ts';
+import { layoutNodes, unitKey, type Layout, type UnitKey, type UnitSpec } from '../layout/model.ts';
+import type { NodeName, UnitName } from '../unit-names.ts';
+import { activeStateOf, isRunning, isStopped, needsDisable, needsEnable, type Observed, type ObservedNode } from './observed.ts';
+
+export type UnitAction = 'start' | 'stop' | 'enable' | 'disable';
+export type Action = UnitAction | 'daemon-reload';
+
+/** `start ecu-a/x.service`, `daemon-reload ecu-a`: readable, and unique within a plan. */
+export type StepId = string & { readonly __brand: 'StepId' };
+
+export type Step =
+  | {
+      readonly id: StepId;
+      readonly action: UnitAction;
+      readonly node: NodeName;
+      readonly unit: UnitName;
+      /** Steps whose jobs must have ended `done` before this one runs. */
+      readonly after: readonly StepId[];
+      /** What was observed and what the layout wants: `inactive → running`, `disabled → enabled`. */
+      readonly change: string;
+    }
+  | { readonly id: StepId; readonly action: 'daemon-reload'; readonly node: NodeName; readonly unit?: undefined; readonly after: readonly StepId[]; readonly change: string };
+
+/** A unit the plan cannot act on yet: its node, or a node a dependency lives on, is offline. */
+export interface Waiting {
+  readonly key: UnitKey;
+  readonly node: NodeName;
+  readonly reason: string;
+}
+
+export interface Plan {
+  /** In an order that respects `after` (dependencies first); independent steps may run at once. */
+  readonly steps: readonly Step[];
+  readonly waiting: readonly Waiting[];
+  /** Nodes of the layout that are offline: not observed, so nothing is planned on them. */
+  readonly offline: readonly NodeName[];
+}
+
+export type Planned = { readonly ok: true; readonly plan: Plan } | { readonly ok: false; readonly errors: readonly QmError[] };
+
+export const stepId = (action: Action, node: NodeName, unit?: UnitName): StepId =>
+  (unit === undefined ? `${action} ${node}` : `${action} ${unitKey(node, unit)}`) as StepId;
+
+/**
+ * Per node: enable/disable what differs, then one daemon-reload, then start/stop what differs.
+ * A start waits for the starts of the units it needs (across nodes too); a stop waits for the stops
+ * of the units that need it. Units on offline nodes, and what waits on them, are left for later.
+ * Errors: layout nodes BlueChi does not know — then nothing is planned at all.
+ */
+export function planLayout(layout: Layout, observed: Observed): Planned {
+  const errors = unknownNodes(layout, observed);
+  if (errors.length > 0) return { ok: false, errors };
+
+  const units = [...layout.units.values()];
+  const online = (node: NodeName): ObservedNode | undefined => {
+    const found = observed.nodes.get(node);
+    return found?.online ? found : undefined;
+  };
+  const neededBy = new Map<UnitKey, UnitSpec[]>();
+  for (const unit of units) {
+    for (const need of unit.needs) {
+      const key = unitKey(need.node, need.unit);
+      neededBy.set(key, [...(neededBy.get(key) ?? []), unit]);
+    }
+  }
+
+  // The job each unit needs, if any (undefined: in its desired state); 'unknown' when its node is offline.
+  const jobs = new Map<UnitKey, { action: 'start' | 'stop'; change: string } | 'unknown' | undefined>();
+  for (const unit of units) {
+    const node = online(unit.node);
+    if (!node) {
+      jobs.set(unit.key, 'unknown');
+      continue;
+    }
+    const active = activeStateOf(node, unit.unit);
+    if (unit.state === 'running' && !isRunning(active)) jobs.set(unit.key, { action: 'start', change: `${active} → running` });
+    else if (unit.state === 'stopped' && !isStopped(active)) jobs.set(unit.key, { action: 'stop', change: `${active} → stopped` });
+    else jobs.set(unit.key, undefined);
+  }
+
+  // Which other units' jobs a unit's job must follow: starts follow needs, stops follow the reverse.
+  const predecessors = (unit: UnitSpec): UnitSpec[] => {
+    const job = jobs.get(unit.key);
+    if (job === undefined || job === 'unknown') return [];
+    const related = job.action === 'start' ? unit.needs.map((need) => layout.units.get(unitKey(need.node, need.unit))!) : neededBy.get(unit.key) ?? [];
+    return related.filter((other) => jobs.get(other.key) !== undefined);
+  };
+
+  // A job waits while anything it must follow is unknown or itself waiting; memoised over the acyclic graph.
+  const waitReason = new Map<UnitKey, string | undefined>();
+  const reasonOf = (unit: UnitSpec): string | undefined => {
+    if (waitReason.has(unit.key)) return waitReason.get(unit.key);
+    let reason: string | undefined;
+    if (jobs.get(unit.key) === 'unknown') reason = `node ${unit.node} is offline`;
+    else {
+      for (const other of predecessors(unit)) {
+        const otherReason = reasonOf(other);
+        if (otherReason !== undefined) {
+          reason = jobs.get(other.key) === 'unknown' ? `${other.key} is on node ${other.node}, which is offline` : `${other.key} waits: ${otherReason}`;
+          break;
+        }
+      }
+    }
+    waitReason.set(unit.key, reason);
+    return reason;
+  };
+
+  const steps: Step[] = [];
+  const fileSteps = new Map<NodeName, StepId[]>();
+  for (const unit of units) {
+    const node = online(unit.node);
+    if (!node || unit.enabled === undefined) continue;
+    const state = node.unitFiles.get(unit.unit);
+    const action = unit.enabled ? (needsEnable(state) ? 'enable' : undefined) : needsDisable(state) ? 'disable' : undefined;
+    if (!action) continue;
+    const id = stepId(action, unit.node, unit.unit);
+    steps.push({ id, action, node: unit.node, unit: unit.unit, after: [], change: `${state ?? 'unknown'} → ${unit.enabled ? 'enabled' : 'disabled'}` });
+    fileSteps.set(unit.node, [...(fileSteps.get(unit.node) ?? []), id]);
+  }
+  for (const [node, after] of fileSteps) {
+    steps.push({ id: stepId('daemon-reload', node), action: 'daemon-reload', node, after, change: 'reload unit files' });
+  }
+
+  const waiting: Waiting[] = [];
+  for (const unit of units) {
+    const job = jobs.get(unit.key);
+    if (job === undefined) continue;
+    const reason = reasonOf(unit);
+    if (reason !== undefined) {
+      waiting.push({ key: unit.key, node: unit.node, reason });
+      continue;
+    }
+    if (job === 'unknown') continue;
+    const after = [
+      ...(fileSteps.has(unit.node) ? [stepId('daemon-reload', unit.node)] : []),
+      ...predecessors(unit).map((other) => stepId((jobs.get(other.key) as { action: 'start' | 'stop' }).action, other.node, other.unit)),
+    ];
+    steps.push({ id: stepId(job.action, unit.node, unit.unit), action: job.action, node: unit.node, unit: unit.unit, after, change: job.change });
+  }
+
+  const offline = layoutNodes(layout).filter((node) => !online(node));
+  return { ok: true, plan: { steps: topologicalOrder(steps), waiting, offline } };
+}
+
+function unknownNodes(layout: Layout, observed: Observed): QmError[] {
+  const known = [...observed.nodes.keys()].join(', ') || 'none';
+  return [...layout.nodes.values()].flatMap((node) =>
+    (node.qm ? [node.name, `qm.${node.name}` as NodeName] : [node.name])
+      .filter((name) => !observed.nodes.has(name))
+      .map(
+        (name) =>
+          new QmError(
+            'node-unknown',
+            `node ${name}${name === node.name ? '' : ` (the QM partition of ${node.name})`} is in the layout but not known to the BlueChi controller; known nodes: ${known}`,
+            { ...node.origin, field: `nodes.${node.name}`, node: name },
+          ),
+      ),
+  );
+}
+
+/** Kahn's algorithm, keeping the given order among steps that are ready together. */
+export function topologicalOrder(steps: readonly Step[]): Step[] {
+  const remaining = new Map(steps.map((step) => [step.id, new Set(step.after)]));
+  const ordered: Step[] = [];
+  while (ordered.length < steps.length) {
+    const ready = steps.filter((step) => remaining.get(step.id)?.size === 0);
+    if (ready.length === 0) throw new Error(`plan has a cycle among ${[...remaining.keys()].join(', ')}`);
+    for (const step of ready) {
+      remaining.delete(step.id);
+      ordered.push(step);
+    }
+    for (const pending of remaining.values()) for (const step of ready) pending.delete(step.id);
+  }
+  return ordered;
+}
+
+/** Nothing to do: no steps, nothing waiting. */
+export function isConverged(plan: Plan): boolean {
+  return plan.steps.length === 0 && plan.waiting.length === 0;
+}
