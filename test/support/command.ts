@@ -16,6 +16,8 @@ export interface CommandOptions {
   readonly cwd?: string;
   /** Kill the command with SIGKILL after this long. Default: no limit. */
   readonly timeoutMs?: number;
+  /** Kill the command with SIGKILL when aborted; the promise then rejects. */
+  readonly signal?: AbortSignal;
 }
 
 const signalNumbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
@@ -30,6 +32,7 @@ export function runCommand(argv: readonly string[], options: CommandOptions = {}
       env: options.env ?? process.env,
       cwd: options.cwd,
       timeout: options.timeoutMs,
+      signal: options.signal,
       killSignal: 'SIGKILL',
     });
     let stdout = '';
