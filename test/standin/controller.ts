@@ -32,6 +32,7 @@ const { DBusError, Message, MessageType: Type, NameFlag, RequestNameReply } = db
 const SPECS: ReadonlyMap<string, InterfaceSpec> = new Map(
   [controllerInterface, nodeInterface, jobInterface, monitorInterface, metricsInterface].map((spec) => [spec.name, spec]),
 );
+const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 const LOG_LEVELS = new Set(['DEBUG', 'INFO', 'WARN', 'ERROR']);
 const NAME_OWNER_CHANGED =
   "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'";
@@ -297,6 +298,9 @@ export class Controller implements NodeHost, SubscriptionRegistry {
       node.record(member, message.body ?? []);
       if (!node.online) return this.replyError(message, Errors.offline, 'Node is offline');
     }
+    if (iface === PROPERTIES_INTERFACE && path.startsWith(CONTROLLER_PATH) && !this.servesAny(path)) {
+      return this.replyError(message, Errors.unknownObject, `Unknown object '${path}'.`);
+    }
     const spec = SPECS.get(iface);
     if (!spec) return false;
     if (!this.serves(path, iface)) return this.replyError(message, Errors.unknownObject, `Unknown object '${path}'.`);
@@ -311,6 +315,10 @@ export class Controller implements NodeHost, SubscriptionRegistry {
       );
     }
     return false;
+  }
+
+  private servesAny(path: string): boolean {
+    return [...SPECS.keys()].some((iface) => this.serves(path, iface));
   }
 
   private serves(path: string, iface: string): boolean {
