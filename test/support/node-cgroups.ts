@@ -49,12 +49,6 @@ export function childCgroupDirs(procCgroup: string, mounts: readonly CgroupMount
   return dirs;
 }
 
-/** The cgroup2 directory among `dirs` (the one with cgroup.kill), if any. */
-export function unifiedDir(dirs: readonly string[], mounts: readonly CgroupMount[]): string | undefined {
-  const v2 = mounts.find((m) => m.version === 2);
-  return v2 && dirs.find((dir) => dir.startsWith(`${v2.mountPoint}/`));
-}
-
 export function currentCgroupMounts(): CgroupMount[] {
   return parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
 }

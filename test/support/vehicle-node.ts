@@ -36,13 +36,16 @@ export interface VehicleNodeBind {
   readonly readOnly?: boolean;
 }
 
-export interface VehicleNodeFile {
-  /** Absolute path inside the node. */
-  readonly path: string;
-  readonly content: string;
-  /** Default 0o644. */
-  readonly mode?: number;
-}
+/** A file or symlink (e.g. `multi-user.target.wants/x.service` → `../x.service`) written into the node. */
+export type VehicleNodeFile =
+  | {
+      /** Absolute path inside the node. */
+      readonly path: string;
+      readonly content: string;
+      /** Default 0o644. */
+      readonly mode?: number;
+    }
+  | { readonly path: string; readonly symlink: string };
 
 export interface VehicleNodeOptions {
   /** The node's hostname; also names its state directory and cgroups. Lower-case letters, digits, dashes. */
@@ -289,12 +292,10 @@ function nspawnArguments(id: string, name: string, stateDir: string, binds: read
   ];
 }
 
-type NodeEntry = VehicleNodeFile | { readonly path: string; readonly symlink: string };
-
-const mask = (unit: string): NodeEntry => ({ path: `/etc/systemd/system/${unit}`, symlink: '/dev/null' });
+const mask = (unit: string): VehicleNodeFile => ({ path: `/etc/systemd/system/${unit}`, symlink: '/dev/null' });
 
 /** The node's own configuration, written into its upper layer before boot (the cached rootfs stays pristine). */
-function nodeFiles(name: string): NodeEntry[] {
+function nodeFiles(name: string): VehicleNodeFile[] {
   return [
     { path: '/etc/hostname', content: `${name}\n` },
     // Its socket activation fails with `accept4: operation not supported` here.
@@ -351,7 +352,7 @@ firewall_driver = "iptables"
 }
 
 /** Writes one entry into the overlay's upper layer, creating parents with the lower layer's modes and owners. */
-async function addFile(lower: string, upper: string, entry: NodeEntry): Promise<void> {
+async function addFile(lower: string, upper: string, entry: VehicleNodeFile): Promise<void> {
   if (!entry.path.startsWith('/') || entry.path.split('/').includes('..')) {
     throw new Error(`vehicle node file ${entry.path}: must be an absolute path without '..'`);
   }
