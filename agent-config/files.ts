@@ -1,0 +1,182 @@
+// The file edge: read an agent's configuration files in bluechi-agent's order, and replace a file
+// atomically (temp file, fsync, rename, fsync of the directory), keeping the previous version.
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { QmError } from '../controller/errors.ts';
+import { warning, type Diagnostic } from './diagnostics.ts';
+import { parseIni, type IniFile } from './ini.ts';
+import { AGENT_CONF, AGENT_CONF_D } from './keys.ts';
+
+/** The three places an agent reads, as cfg_load_complete_configuration does. */
+export interface AgentFiles {
+  readonly packagedDefault: string;
+  readonly configFile: string;
+  readonly dropInDir: string;
+}
+
+/** An agent whose /etc is `etcDir`: `etcDir/bluechi/agent.conf` and `etcDir/bluechi/agent.conf.d/`. */
+export function agentFiles(packagedDefault: string, bluechiDir: string): AgentFiles {
+  return { packagedDefault, configFile: join(bluechiDir, AGENT_CONF), dropInDir: join(bluechiDir, AGENT_CONF_D) };
+}
+
+export interface LoadedFiles {
+  /** Parsed files in load order: packaged default, agent.conf, drop-ins in byte order. */
+  readonly files: readonly IniFile[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface LoadOptions {
+  /** Use this text for the config file instead of reading it (to check a file before writing it). */
+  readonly configFileContent?: string;
+}
+
+/** Reads what bluechi-agent reads. Missing agent.conf or drop-in dir are fine; unreadable files are not. */
+export async function loadAgentFiles(paths: AgentFiles, options: LoadOptions = {}): Promise<LoadedFiles> {
+  const files: IniFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+
+  const packaged = await readOptional(paths.packagedDefault);
+  if (packaged === undefined) {
+    diagnostics.push(warning(paths.packagedDefault, undefined, undefined, 'missing: bluechi-agent refuses to start without its packaged default configuration (is bluechi-agent installed?)'));
+  } else {
+    files.push(parseIni(packaged, paths.packagedDefault));
+  }
+
+  const config = options.configFileContent ?? (await readOptional(paths.configFile));
+  if (config !== undefined) files.push(parseIni(config, paths.configFile));
+
+  for (const path of await dropInFiles(paths.dropInDir, diagnostics)) {
+    const content = await readOptional(path, true);
+    if (content !== undefined) files.push(parseIni(content, path));
+  }
+  return { files, diagnostics };
+}
+
+/** `*.conf` entries (hidden ones included, as scandir lists them) in byte order, as alphasort sorts them in the C locale. */
+async function dropInFiles(dir: string, diagnostics: Diagnostic[]): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return [];
+    throw ioError(error, dir, 'cannot list the drop-in directory');
+  }
+  const conf = names.filter((name) => name.endsWith('.conf')).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const paths: string[] = [];
+  for (const name of conf) {
+    const path = join(dir, name);
+    let stat;
+    try {
+      stat = await fs.stat(path);
+    } catch (error) {
+      throw ioError(error, path, 'cannot read this drop-in (bluechi-agent would refuse to start)');
+    }
+    if (stat.isDirectory()) {
+      diagnostics.push(warning(path, undefined, undefined, 'a directory named *.conf; bluechi-agent reads nothing from it'));
+    } else if (!stat.isFile()) {
+      throw new QmError('io', `${path}: not a regular file; bluechi-agent would block or fail reading it`, { file: path });
+    } else {
+      paths.push(path);
+    }
+  }
+  return paths;
+}
+
+/** The file's bytes; undefined when it does not exist (unless `required`). */
+async function readOptional(path: string, required = false): Promise<Buffer | undefined> {
+  try {
+    return await fs.readFile(path);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' && !required) return undefined;
+    throw ioError(error, path, 'cannot read');
+  }
+}
+
+export function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+export function ioError(error: unknown, path: string, what: string): QmError {
+  const code = errnoOf(error);
+  const reason: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    EISDIR: 'is a directory',
+    ENOTDIR: 'a path component is not a directory',
+    ENOSPC: 'no space left on device',
+  };
+  const detail = (code && reason[code]) ?? (error as Error)?.message ?? String(error);
+  return new QmError('io', `${path}: ${what}: ${detail}`, { file: path }, { cause: error });
+}
+
+export interface WriteResult {
+  /** Where the replaced file was kept, when there was one. */
+  readonly previous?: string;
+}
+
+/** `path` + `.prev`: the version before the last write. bluechi-agent reads neither name pattern. */
+export const previousPath = (path: string) => `${path}.prev`;
+
+/**
+ * Replaces `path` with `content` so that a reader sees the old or the new file, never a mix, and a
+ * crash leaves one of them on disk. The old file is kept as `path.prev`. On failure `path` is untouched.
+ */
+export async function writeFileAtomically(path: string, content: string, options: { keepPrevious?: boolean } = {}): Promise<WriteResult> {
+  const dir = dirname(path);
+  let mode = 0o644;
+  let existing = false;
+  try {
+    const stat = await fs.stat(path);
+    if (!stat.isFile()) throw new QmError('io', `${path}: exists and is not a regular file; not replacing it`, { file: path });
+    mode = stat.mode & 0o7777;
+    existing = true;
+  } catch (error) {
+    if (error instanceof QmError) throw error;
+    if (errnoOf(error) !== 'ENOENT') throw ioError(error, path, 'cannot inspect');
+  }
+
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const temps = [temp];
+  try {
+    await writeAndSync(temp, content, mode);
+    let previous: string | undefined;
+    if (existing && options.keepPrevious !== false) {
+      previous = previousPath(path);
+      const previousTemp = `${temp}.prev`;
+      temps.push(previousTemp);
+      await fs.copyFile(path, previousTemp, constants.COPYFILE_EXCL);
+      await syncFile(previousTemp);
+      await fs.rename(previousTemp, previous);
+    }
+    await fs.rename(temp, path);
+    await syncFile(dir);
+    return previous === undefined ? {} : { previous };
+  } catch (error) {
+    await Promise.all(temps.map((file) => fs.rm(file, { force: true }).catch(() => undefined)));
+    if (error instanceof QmError) throw error;
+    throw ioError(error, path, 'cannot write');
+  }
+}
+
+async function writeAndSync(path: string, content: string, mode: number): Promise<void> {
+  const handle = await fs.open(path, 'wx', mode);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.chmod(mode);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await fs.open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
