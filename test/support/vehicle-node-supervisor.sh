@@ -10,7 +10,8 @@
 #       The teardown alone, for a node whose supervisor is gone.
 #
 # STATE holds: cgroups (one directory per line, made by vehicle-node.ts), upper/, work/, root/ (the overlay's
-# mount point, in the private namespace only), containers/ (the node's /var/lib/containers), console.log.
+# mount point, in the private namespace only), containers/ (the node's /var/lib/containers), console.log,
+# supervisor.pid and nspawn.pid.
 # Teardown: SIGTERM to nspawn (an orderly halt of the node), then SIGKILL to whatever is still in the node's
 # cgroups (everything there descends from our nspawn), then rmdir of those cgroups, then rm -rf STATE.
 # Mounts need no undoing: they live in the private mount namespace, which goes with its last process.
@@ -86,6 +87,7 @@ run)
   shift 3
   [ "${1-}" = -- ] && shift
   trap 'teardown; exit $?' TERM INT HUP
+  echo $$ >"$state/supervisor.pid"
   "$0" enter "$state" "$lower" -- "$@" </dev/null >"$state/console.log" 2>&1 &
   nspawn=$!
   echo "$nspawn" >"$state/nspawn.pid"

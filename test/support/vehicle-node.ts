@@ -464,23 +464,17 @@ export async function sweepOrphanedNodes(): Promise<string[]> {
   for (const entry of entries) {
     const stateDir = join(nodesDir, entry);
     const owner = readText(join(stateDir, 'owner')).trim();
-    const nspawnPid = readText(join(stateDir, 'nspawn.pid')).trim();
     const ownerAlive = owner !== '' && processIdentity(Number(owner.split(' ')[0])) === owner;
     const age = Date.now() - ((await stat(stateDir).catch(() => undefined))?.mtimeMs ?? 0);
     if (ownerAlive || (owner === '' && age < 60_000)) continue;
-    if (nspawnPid !== '' && supervisorOf(Number(nspawnPid)) !== undefined) continue;
+    // Its supervisor outlives the owner while it tears the node down.
+    const supervisor = Number(readText(join(stateDir, 'supervisor.pid')).trim());
+    if (supervisor > 1 && isRunning(supervisor) && readText(`/proc/${supervisor}/cmdline`).includes('vehicle-node-supervisor')) continue;
     const result = await runCommand([supervisorScript, 'teardown', stateDir]);
     if (result.code !== 0) console.error(`could not tear down orphaned vehicle node ${entry}: ${result.stderr}`);
     swept.push(entry);
   }
   return swept;
-}
-
-/** The pid of the supervisor script that is nspawn's parent, if that parent is still running. */
-function supervisorOf(nspawnPid: number): number | undefined {
-  const parent = parentPid(nspawnPid);
-  if (parent === undefined || parent <= 1 || !isRunning(parent)) return undefined;
-  return readText(`/proc/${parent}/cmdline`).includes('vehicle-node-supervisor') ? parent : undefined;
 }
 
 function readText(path: string): string {
