@@ -5,6 +5,7 @@ import dbus from 'dbus-next';
 import { copyFile, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { runCommand } from './command.ts';
 import { ensureHostPackages } from './host-packages.ts';
 import { buildRootfs } from './rootfs.ts';
 import { bootVehicleNode, type VehicleNode } from './vehicle-node.ts';
@@ -40,6 +41,9 @@ test.serial('systemd boots as the node PID 1 and reaches running', async (t) => 
   t.is(report.state, 'running', `failed units: ${report.failedUnits.join(', ')}`);
   t.is((await readFile(`/proc/${node.leaderPid}/comm`, 'utf8')).trim(), 'systemd');
   t.is((await node.exec(['hostname'])).stdout.trim(), 'vn-fixture');
+  const busctl = await runCommand(['busctl', `--address=${node.systemBusAddress}`, 'get-property', 'org.freedesktop.systemd1',
+    '/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'SystemState']);
+  t.is(busctl.stdout.trim(), 's "running"', busctl.stderr);
   nodeNetwork = await readlink(`/proc/${node.leaderPid}/ns/net`);
   t.not(nodeNetwork, await readlink('/proc/self/ns/net'));
 });
