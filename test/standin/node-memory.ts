@@ -26,6 +26,8 @@ export interface UnitOptions {
   /** enabled, disabled, static, masked, …; default disabled. */
   readonly unitFileState?: string;
   readonly description?: string;
+  /** Whether the unit has ExecReload=; without it systemd refuses ReloadUnit. Default false. */
+  readonly canReload?: boolean;
 }
 
 type JobType = 'start' | 'stop' | 'restart' | 'reload';
@@ -38,6 +40,7 @@ interface Unit {
   unitFileState: string;
   freezerState: string;
   readonly transient: boolean;
+  readonly canReload: boolean;
   result: string;
   mainPid: number;
   readonly timestamps: Map<string, bigint>;
@@ -114,9 +117,10 @@ const CLEAN_EXIT_SIGNALS = new Set([1, 2, 13, 15]);
 const HARMLESS_SIGNALS = new Set([0, 17, 18, 19, 20, 23, 28]);
 
 const error = (name: string, text: string) => new DBusError(name, text);
+// Texts as systemd 257 answers them (checked against a real one; see the report in README.md).
 const notFound = (name: string) => error(SystemdErrors.noSuchUnit, `Unit ${name} not found.`);
 const notLoaded = (name: string) => error(SystemdErrors.noSuchUnit, `Unit ${name} not loaded.`);
-const noUnitFile = (name: string) => error(SystemdErrors.noSuchUnit, `Unit file ${name} does not exist.`);
+const noUnitFile = (name: string) => error(SystemdErrors.noSuchUnit, `Unit ${name} does not exist`);
 
 const realtimeMicros = (): bigint => BigInt(Date.now()) * 1000n;
 const monotonicMicros = (): bigint => process.hrtime.bigint() / 1000n;
@@ -199,6 +203,9 @@ export class MemorySystemd implements Systemd {
     checkMode(mode);
     const unit = this.units.get(name);
     if (!unit) throw method === 'StopUnit' ? notLoaded(name) : notFound(name);
+    if (method === 'ReloadUnit' && !unit.canReload) {
+      throw error(SystemdErrors.jobTypeNotApplicable, `Job type reload is not applicable for unit ${name}.`);
+    }
     return this.enqueue(unit, JOB_TYPES[method], mode).path;
   }
 
@@ -230,12 +237,18 @@ export class MemorySystemd implements Systemd {
     this.setFreezer(this.loadedUnit(name), 'running');
   }
 
+  /** unit_kill_common: these units have a main process while active and never a control process. */
   async killUnit(name: string, who: string, signal: number): Promise<void> {
     const unit = this.loadedUnit(name);
-    if (!['main', 'control', 'all'].includes(who)) {
-      throw error('org.freedesktop.DBus.Error.InvalidArgs', `Invalid who argument: ${who}`);
+    const whom = who.replace(/-fail$/, '');
+    if (!['main', 'control', 'all'].includes(whom)) {
+      throw error('org.freedesktop.DBus.Error.InvalidArgs', `Invalid who argument ${who}`);
     }
-    if (!isActive(unit)) throw error(SystemdErrors.noSuchProcess, 'No main process to kill');
+    if (whom === 'control') throw error(SystemdErrors.noSuchProcess, 'No control process to kill');
+    if (unit.mainPid === 0) {
+      if (whom === 'main') throw error(SystemdErrors.noSuchProcess, 'No main process to kill');
+      return;
+    }
     if (HARMLESS_SIGNALS.has(signal)) return;
     if (CLEAN_EXIT_SIGNALS.has(signal)) {
       unit.result = 'success';
@@ -259,7 +272,7 @@ export class MemorySystemd implements Systemd {
   async getUnitProperty(name: string, iface: string, property: string): Promise<VariantType> {
     const props = await this.getUnitProperties(name, iface).catch(() => ({}) as Properties);
     const value = props[property];
-    if (!value) throw error('org.freedesktop.DBus.Error.UnknownProperty', 'Unknown property or interface.');
+    if (!value) throw error('org.freedesktop.DBus.Error.UnknownProperty', `Unknown interface ${iface} or property ${property}.`);
     return value;
   }
 
@@ -344,6 +357,7 @@ export class MemorySystemd implements Systemd {
       unitFileState: transient ? 'transient' : (options.unitFileState ?? 'disabled'),
       freezerState: 'running',
       transient,
+      canReload: options.canReload ?? false,
       result: activeState === 'failed' ? 'exit-code' : 'success',
       mainPid: 0,
       timestamps: new Map(),
@@ -377,7 +391,7 @@ export class MemorySystemd implements Systemd {
           `Transaction for ${unit.name}/${type} is destructive (${unit.name} has '${pending.type}' job queued, but '${type}' is included in transaction).`,
         );
       }
-      this.revert(pending);
+      // The replaced job is canceled where it stands; the new one carries on from the unit's state.
       this.finish(pending, 'canceled');
     }
     const id = this.nextJobId++;
@@ -446,7 +460,8 @@ export class MemorySystemd implements Systemd {
   }
 
   private setFreezer(unit: Unit, state: 'frozen' | 'running'): void {
-    if (!isActive(unit)) throw error(SystemdErrors.unitInactive, `Unit '${unit.name}' is not active`);
+    if (unit.job) throw error(SystemdErrors.unitBusy, 'Unit has a pending job');
+    if (!isActive(unit)) throw error(SystemdErrors.unitInactive, 'Unit is not active');
     if (unit.freezerState === state) return;
     unit.freezerState = state;
     this.emit({
@@ -503,7 +518,7 @@ export class MemorySystemd implements Systemd {
       Transient: new Variant('b', unit.transient),
       CanStart: new Variant('b', true),
       CanStop: new Variant('b', true),
-      CanReload: new Variant('b', true),
+      CanReload: new Variant('b', unit.canReload),
       CanFreeze: new Variant('b', true),
       Job: new Variant('(uo)', [unit.job?.id ?? 0, unit.job?.path ?? '/']),
       LoadError: new Variant('(ss)', ['', '']),
@@ -576,7 +591,7 @@ function checkUnitName(name: string): void {
 }
 
 function checkMode(mode: string): void {
-  if (!JOB_MODES.has(mode)) throw error('org.freedesktop.DBus.Error.InvalidArgs', `Job mode ${mode} invalid.`);
+  if (!JOB_MODES.has(mode)) throw error('org.freedesktop.DBus.Error.InvalidArgs', `Job mode ${mode} invalid`);
 }
 
 function raise(e: Error): never {

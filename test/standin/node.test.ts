@@ -11,7 +11,7 @@ test.after.always(tearDownAll);
 
 const units = [
   { name: 'web.service', description: 'The web server' },
-  { name: 'db.service', activeState: 'active', unitFileState: 'enabled' },
+  { name: 'db.service', activeState: 'active', unitFileState: 'enabled', canReload: true },
   { name: 'static.service', unitFileState: 'static' },
 ];
 const NODE = '/org/eclipse/bluechi/node/qm_2evehicle_2da';
@@ -74,7 +74,7 @@ test('starting an unknown unit fails with systemd’s NoSuchUnit, and no job is 
   });
   t.like(await client.ask(NODE, NODE_INTERFACE, 'StartUnit', 'ss', ['web.service', 'sideways']), {
     name: 'org.freedesktop.DBus.Error.InvalidArgs',
-    text: 'Job mode sideways invalid.',
+    text: 'Job mode sideways invalid',
   });
   t.like(await client.ask(NODE, NODE_INTERFACE, 'StartUnit', 'ss', ['web', 'replace']), {
     name: 'org.freedesktop.DBus.Error.InvalidArgs',
@@ -137,7 +137,7 @@ test('Job.Cancel replies at once, then the job ends "canceled" and the unit is a
   t.is(await activeState(client, 'web.service'), 'inactive/dead');
 });
 
-test('stop, restart and reload run as jobs; reloading an inactive unit ends "invalid"', async (t) => {
+test('stop, restart and reload run as jobs; reloading an inactive unit ends "invalid", one without ExecReload is refused', async (t) => {
   const { client } = await setUp(t, { nodes: nodes() });
   const results: unknown[] = [];
   for (const [method, unit] of [
@@ -151,6 +151,10 @@ test('stop, restart and reload run as jobs; reloading an inactive unit ends "inv
   }
   t.deepEqual(results, ['done', 'invalid', 'done', 'done']);
   t.is(await activeState(client, 'db.service'), 'active/running');
+  t.like(await client.ask(NODE, NODE_INTERFACE, 'ReloadUnit', 'ss', ['web.service', 'replace']), {
+    name: 'org.freedesktop.systemd1.JobTypeNotApplicable',
+    text: 'Job type reload is not applicable for unit web.service.',
+  });
 });
 
 test('a second StartUnit while the first runs: systemd merges them and only the newer job gets JobRemoved', async (t) => {
@@ -192,7 +196,7 @@ test('unit files: enable, disable, state, list; default target', async (t) => {
   ]);
   t.like(await client.ask(NODE, NODE_INTERFACE, 'EnableUnitFiles', 'asbb', [['nosuch.service'], false, false]), {
     name: 'org.freedesktop.systemd1.NoSuchUnit',
-    text: 'Unit file nosuch.service does not exist.',
+    text: 'Unit nosuch.service does not exist',
   });
   t.like(await client.ask(NODE, NODE_INTERFACE, 'GetUnitFileState', 's', ['nosuch.service']), {
     name: 'org.freedesktop.DBus.Error.FileNotFound',

@@ -15,6 +15,8 @@ export const SystemdErrors = {
   noSuchUnit: 'org.freedesktop.systemd1.NoSuchUnit',
   unitExists: 'org.freedesktop.systemd1.UnitExists',
   unitInactive: 'org.freedesktop.systemd1.UnitInactive',
+  unitBusy: 'org.freedesktop.systemd1.UnitBusy',
+  jobTypeNotApplicable: 'org.freedesktop.systemd1.JobTypeNotApplicable',
   transactionIsDestructive: 'org.freedesktop.systemd1.TransactionIsDestructive',
   noSuchProcess: 'org.freedesktop.systemd1.NoSuchProcess',
 } as const;
