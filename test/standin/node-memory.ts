@@ -117,7 +117,7 @@ const CLEAN_EXIT_SIGNALS = new Set([1, 2, 13, 15]);
 const HARMLESS_SIGNALS = new Set([0, 17, 18, 19, 20, 23, 28]);
 
 const error = (name: string, text: string) => new DBusError(name, text);
-// Texts as systemd 257 answers them (checked against a real one; see the report in README.md).
+// Texts as systemd 257 answers them (checked against one in a vehicle node).
 const notFound = (name: string) => error(SystemdErrors.noSuchUnit, `Unit ${name} not found.`);
 const notLoaded = (name: string) => error(SystemdErrors.noSuchUnit, `Unit ${name} not loaded.`);
 const noUnitFile = (name: string) => error(SystemdErrors.noSuchUnit, `Unit ${name} does not exist`);

@@ -99,3 +99,19 @@ test.serial('unit files pass through: enable, state, disable', async (t) => {
   t.deepEqual(await client.call(NODE, NODE_INTERFACE, 'GetUnitFileState', 's', ['demo.service']), ['disabled']);
   t.throws(() => standin.failNext('vehicle', 'demo.service'), { message: /real systemd/ });
 });
+
+test.serial('a call still waiting on the node when it goes offline fails NoReply "Connection terminated"', async (t) => {
+  const { client, standin } = await setUp(t, { nodes: nodes() });
+  const answer = client.ask(NODE, NODE_INTERFACE, 'Reload');
+  // A daemon-reload takes systemd a while: disconnect once the call has reached the node.
+  while (!standin.calls('vehicle').some((call) => call.method === 'Reload')) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await standin.setOnline('vehicle', false);
+  t.deepEqual(await answer, {
+    ok: false,
+    name: 'org.freedesktop.DBus.Error.NoReply',
+    text: 'Connection terminated',
+  });
+  t.is(await client.property(NODE, NODE_INTERFACE, 'Status'), 'offline');
+});
