@@ -156,11 +156,6 @@ export class ControllerNode {
     });
   }
 
-  unexport(): void {
-    this.served?.unexport();
-    this.served = undefined;
-  }
-
   record(method: string, args: readonly unknown[]): void {
     const unit = UNIT_METHODS.has(method) && typeof args[0] === 'string' ? args[0] : undefined;
     this.calls.push({ method, ...(unit === undefined ? {} : { unit }), args, online: this.online });
