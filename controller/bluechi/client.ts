@@ -1,6 +1,7 @@
 // A typed client of BlueChi's public API: the controller, its nodes, jobs and monitors.
 import type { Variant } from 'dbus-next';
-import { filter, map, Observable, share } from 'rxjs';
+import { filter, map, merge, Observable, share } from 'rxjs';
+import { QmError } from '../errors.ts';
 import type { Bus, Signal } from '../bus/connection.ts';
 import { asJobResult, awaitJob, type JobEnd } from '../bus/jobs.ts';
 import {
@@ -164,6 +165,21 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
     return (value as Variant).value;
   }
 
+  /** BlueChi drops a node's jobs without JobRemoved when it disconnects: end the wait instead of timing out. */
+  function lost(name: string, unit: string, operation: string): Observable<QmError> {
+    const site = { node: name, unit };
+    return merge(
+      nodeStatus$(name).pipe(
+        filter(({ status }) => status === 'offline'),
+        map(() => new QmError('node-offline', `node ${name} went offline during the ${operation} of ${unit}`, site)),
+      ),
+      controllerOwner$.pipe(
+        filter((owner) => owner === ''),
+        map(() => new QmError('unreachable', `the BlueChi controller left the bus during the ${operation} of ${unit} on node ${name}`, site)),
+      ),
+    );
+  }
+
   function node(name: string) {
     const path = nodePath(name);
     const call = (member: string, unit: string | undefined, signature?: string, body?: unknown[]) =>
@@ -179,7 +195,7 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
       path,
       /** Runs a unit job and resolves with how it ended (done, failed, canceled, timeout, dependency, skipped). */
       async runJob(operation: UnitOperation, unit: string, mode: JobMode = 'replace', timeoutMs = jobTimeoutMs): Promise<JobOutcome> {
-        const end = await awaitJob(jobRemoved$, () => submit(operation, unit, mode), { node: name, unit, operation, timeoutMs });
+        const end = await awaitJob(jobRemoved$, () => submit(operation, unit, mode), { node: name, unit, operation, timeoutMs }, lost(name, unit, operation));
         return { ...end, node: name, operation };
       },
       /** Submits a unit job without waiting: resolves with the job's object path. */

@@ -27,7 +27,9 @@ export function describeBusError(error: unknown, site: CallSite): unknown {
   const origin = { ...site, dbusName: error.dbusName };
   const unit = site.unit ? `unit ${site.unit}` : '';
   const node = site.node ? `node ${site.node}` : '';
-  let code = codes[error.dbusName];
+  // GetNode answers an unknown name with ServiceUnknown "Node not found", not a missing controller.
+  const unknownNode = error.call.member === 'GetNode' && error.dbusName === 'org.freedesktop.DBus.Error.ServiceUnknown';
+  let code = unknownNode ? 'node-unknown' : codes[error.dbusName];
   // A node object that does not exist: BlueChi was not configured with that node name.
   if (!code && site.node && error.dbusName.startsWith('org.freedesktop.DBus.Error.Unknown')) code = 'node-unknown';
   switch (code) {

@@ -1,5 +1,5 @@
 // Waiting for a systemd-style job: listen for its end *before* submitting it, so a fast job is never missed.
-import type { Observable } from 'rxjs';
+import { EMPTY, type Observable } from 'rxjs';
 import { QmError } from '../errors.ts';
 
 /** systemd's job results, which BlueChi passes through unchanged. */
@@ -24,7 +24,13 @@ export interface JobContext {
  * Subscribes to `ends`, calls `submit` (which returns the job's object path), and resolves with the
  * job's end. Rejects with a timeout QmError naming the node and unit when the job outlives `timeoutMs`.
  */
-export function awaitJob(ends: Observable<JobEnd>, submit: () => Promise<string>, context: JobContext): Promise<JobEnd> {
+export function awaitJob(
+  ends: Observable<JobEnd>,
+  submit: () => Promise<string>,
+  context: JobContext,
+  /** Errors that end the wait early: the job's node going offline, the controller leaving the bus. */
+  interruptions: Observable<Error> = EMPTY,
+): Promise<JobEnd> {
   return new Promise<JobEnd>((resolve, reject) => {
     const early = new Map<string, JobEnd>();
     let wanted: string | undefined;
@@ -41,6 +47,7 @@ export function awaitJob(ends: Observable<JobEnd>, submit: () => Promise<string>
       },
       error: (error: unknown) => finish(() => reject(error)),
     });
+    subscription.add(interruptions.subscribe((error) => finish(() => reject(error))));
     submit().then(
       (job) => {
         const already = early.get(job);
@@ -65,6 +72,8 @@ export function awaitJob(ends: Observable<JobEnd>, submit: () => Promise<string>
   });
 }
 
+/** A result string as a JobResult; BlueChi's "cancelled due to shutdown" counts as canceled, anything unknown as failed. */
 export function asJobResult(value: string): JobResult {
-  return (JOB_RESULTS as readonly string[]).includes(value) ? (value as JobResult) : 'failed';
+  if ((JOB_RESULTS as readonly string[]).includes(value)) return value as JobResult;
+  return value.startsWith('cancel') ? 'canceled' : 'failed';
 }

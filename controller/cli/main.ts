@@ -84,7 +84,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await command.run(session.context, positionals, values);
   } catch (error) {
-    return reportError(session.context, command, error);
+    return await reportError(session.context, command, error);
   } finally {
     session.close();
   }
@@ -174,17 +174,11 @@ async function reportError(context: Context, command: Command, error: unknown): 
     return ExitCode.jobFailed;
   }
   let message = error.message;
-  if (error.code === 'node-offline' || error.code === 'node-unknown') message += await knownNodes(context);
+  if (error.code === 'node-offline' || error.code === 'node-unknown') {
+    const { knownNodesHint } = await import('../operations/status.ts');
+    message += await knownNodesHint(await context.blueChi());
+  }
   if (context.global.json) context.printJson({ error: { ...error.toJSON(), message } });
   context.stderr.write(`qmctl ${command.name}: ${error.position}${message}\n`);
   return error.exitCode;
-}
-
-async function knownNodes(context: Context): Promise<string> {
-  try {
-    const nodes = await (await context.blueChi()).listNodes();
-    return `; known nodes: ${nodes.map((node) => `${node.name} (${node.status})`).join(', ') || 'none'}`;
-  } catch {
-    return '';
-  }
 }

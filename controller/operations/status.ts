@@ -55,3 +55,13 @@ export async function unitStatuses(client: BlueChi, node: string, units: readonl
     }),
   );
 }
+
+/** "; known nodes: a (online), b (offline)" for messages about a node that is offline or unknown. */
+export async function knownNodesHint(client: BlueChi): Promise<string> {
+  try {
+    const nodes = await client.listNodes();
+    return `; known nodes: ${nodes.map((node) => `${node.name} (${node.status})`).join(', ') || 'none'}`;
+  } catch {
+    return '';
+  }
+}

@@ -12,11 +12,14 @@ export type JobReport =
   | (JobRequest & { readonly ok: true; readonly outcome: JobOutcome })
   | (JobRequest & { readonly ok: false; readonly error: QmError });
 
-/** Every (node, unit) pair, nodes outer; names are checked before anything is sent. */
+/**
+ * Every (node, unit) pair, nodes outer, each once (BlueChi never reports the end of a job merged into
+ * a newer one, so a pair asked twice would wait forever); names are checked before anything is sent.
+ */
 export function crossRequests(nodes: readonly string[], units: readonly string[]): JobRequest[] {
-  nodes.forEach(parseNodeName);
-  units.forEach(parseUnitName);
-  return nodes.flatMap((node) => units.map((unit) => ({ node, unit })));
+  const uniqueNodes = [...new Set(nodes.map(parseNodeName))];
+  const uniqueUnits = [...new Set(units.map(parseUnitName))];
+  return uniqueNodes.flatMap((node) => uniqueUnits.map((unit) => ({ node, unit })));
 }
 
 export async function runUnitJobs(

@@ -39,7 +39,7 @@ function emitter() {
   const raw = dbus.sessionBus({ busAddress: daemon.address });
   return {
     async emit(member: string, value: string) {
-      await new Promise<void>((resolve) => (raw.name ? resolve() : raw.once('connect', () => resolve())));
+      await new Promise<void>((resolve) => ((raw as unknown as { name: string | null }).name ? resolve() : raw.once('connect', () => resolve())));
       raw.send(dbus.Message.newSignal('/qm/test', 'org.qm.Test', member, 's', [value]));
     },
     close: () => raw.disconnect(),

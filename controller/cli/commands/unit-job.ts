@@ -2,6 +2,7 @@
 import type { JobMode, UnitOperation } from '../../bluechi/client.ts';
 import { ExitCode } from '../../errors.ts';
 import { crossRequests, runUnitJobs, worstError, type JobReport } from '../../operations/unit-jobs.ts';
+import { knownNodesHint } from '../../operations/status.ts';
 import type { Command } from '../command.ts';
 import { painted, table } from '../format.ts';
 
@@ -39,6 +40,9 @@ JSON: [{ node, unit, result, job, id } | { node, unit, error: { code, message, d
       if (progress) context.stderr.write('\n');
       printReports(context, reports);
       const worst = worstError(reports);
+      if (worst?.code === 'node-offline' || worst?.code === 'node-unknown') {
+        context.stderr.write(`qmctl ${operation}: ${worst.message}${await knownNodesHint(client)}\n`);
+      }
       if (worst) return worst.exitCode;
       return reports.every((report) => report.ok && report.outcome.result === 'done') ? ExitCode.ok : ExitCode.jobFailed;
     },

@@ -1,0 +1,140 @@
+// Faults only the stand-in can stage: offline nodes, failing and slow jobs, a controller that leaves.
+import test from 'ava';
+import { firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { connectBus, type Bus } from '../../controller/bus/connection.ts';
+import { blueChi } from '../../controller/bluechi/client.ts';
+import { QmError } from '../../controller/errors.ts';
+import { standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
+import { qmctl } from '../support/qmctl.ts';
+
+let target: StandinTarget;
+let bus: Bus;
+
+test.before(async () => {
+  target = await standinTarget(['node1', 'node2', 'node3']);
+  bus = await connectBus(target.address);
+});
+test.after.always(async () => {
+  bus?.close();
+  await target?.stop();
+});
+
+const run = (...args: string[]) => qmctl(['--bus-address', target.address, ...args]);
+const unit = 'qm-test.service';
+
+test.serial('a call to an offline node exits 4, naming it and listing the nodes with their status', async (t) => {
+  await target.standin.setOnline('node3', false);
+  t.teardown(() => target.standin.setOnline('node3', true));
+  const result = await run('start', 'node3', unit);
+  t.is(result.code, 4);
+  t.regex(result.stderr, /node node3 is offline; known nodes: node1 \(online\), node2 \(online\), node3 \(offline\)/);
+  const json = await run('start', 'node3', unit, '--json');
+  t.like(JSON.parse(json.stdout)[0], { node: 'node3', unit, error: { code: 'node-offline', dbusName: 'org.eclipse.bluechi.Offline' } });
+});
+
+test.serial('a failed job exits 1 and the others still finish', async (t) => {
+  target.standin.failNext('node2', unit, 'failed');
+  const result = await run('start', 'node1,node2', unit, '--json');
+  t.is(result.code, 1);
+  t.deepEqual(
+    (JSON.parse(result.stdout) as Array<{ node: string; result: string }>).map((report) => [report.node, report.result]),
+    [
+      ['node1', 'done'],
+      ['node2', 'failed'],
+    ],
+  );
+  await run('stop', 'node1,node2', unit);
+});
+
+test.serial('each systemd job result comes through as it is', async (t) => {
+  const client = blueChi(bus);
+  for (const result of ['canceled', 'timeout', 'dependency', 'skipped'] as const) {
+    target.standin.failNext('node1', unit, result);
+    const outcome = await client.node('node1').runJob('start', unit);
+    t.is(outcome.result, result);
+  }
+});
+
+test.serial('a job that outlives --timeout exits 1 naming node, unit and the limit', async (t) => {
+  target.standin.setJobLatency('node1', 3000);
+  t.teardown(() => target.standin.setJobLatency('node1', 20));
+  const result = await run('--timeout', '0.3', 'restart', 'node1', unit);
+  t.is(result.code, 1);
+  t.regex(result.stdout, /node1\s+qm-test\.service\s+failed\s+restart of qm-test\.service on node node1 did not finish within 300 ms/);
+});
+
+test.serial('a node going offline during a job ends the wait at once, not at the timeout', async (t) => {
+  const client = blueChi(bus, { jobTimeoutMs: 60_000 });
+  target.standin.setJobLatency('node2', 30_000);
+  t.teardown(async () => {
+    target.standin.setJobLatency('node2', 20);
+    await target.standin.setOnline('node2', true);
+  });
+  const job = client.node('node2').runJob('start', unit);
+  setTimeout(() => void target.standin.setOnline('node2', false), 200);
+  const started = Date.now();
+  const error = await t.throwsAsync(job, { instanceOf: QmError });
+  t.is(error.code, 'node-offline');
+  t.regex(error.message, /node node2 went offline during the start of qm-test\.service/);
+  t.true(Date.now() - started < 20_000);
+});
+
+test.serial('node status and controller status follow the agents', async (t) => {
+  const client = blueChi(bus);
+  const changes = firstValueFrom(client.nodeStatus$().pipe(take(2), toArray(), timeout(5000)));
+  const controller = firstValueFrom(client.controllerStatus$.pipe(take(2), toArray(), timeout(5000)));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await target.standin.setOnline('node1', false);
+  await target.standin.setOnline('node1', true);
+  t.deepEqual(await changes, [
+    { node: 'node1', status: 'offline' },
+    { node: 'node1', status: 'online' },
+  ]);
+  t.deepEqual(await controller, ['degraded', 'up']);
+  const status = await run('status', '--json');
+  t.true((JSON.parse(status.stdout) as Array<{ status: string }>).every((row) => row.status === 'online'));
+});
+
+test.serial('the controller leaving the bus mid-job is reported as unreachable', async (t) => {
+  const client = blueChi(bus, { jobTimeoutMs: 60_000 });
+  target.standin.setJobLatency('node3', 30_000);
+  t.teardown(() => target.standin.setJobLatency('node3', 20));
+  const job = client.node('node3').runJob('start', unit);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await target.standin.restart({ graceful: false, downMs: 300 });
+  const error = await t.throwsAsync(job, { instanceOf: QmError });
+  t.is(error.code, 'unreachable');
+  t.is(error.exitCode, 3);
+});
+
+test.serial('a monitor is closed on the bus when its last subscriber leaves', async (t) => {
+  const client = blueChi(bus);
+  const monitor = await client.createMonitor();
+  const events = firstValueFrom(monitor.events$.pipe(take(1), timeout(5000)));
+  await monitor.subscribe('node1', unit);
+  await client.node('node1').runJob('restart', unit);
+  t.like(await events, { node: 'node1', unit });
+  await monitor.close();
+  const error = await t.throwsAsync(monitor.subscribe('node1', unit), { instanceOf: QmError });
+  t.regex(error.message, /Unknown|does not exist|not found/i);
+
+  // watchUnits: the monitor it creates disappears with the subscription.
+  const before = new Set(await monitorPaths());
+  const subscription = client.watchUnits('*').subscribe();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const during = (await monitorPaths()).filter((path) => !before.has(path));
+  t.is(during.length, 1);
+  subscription.unsubscribe();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.false((await monitorPaths()).includes(during[0]!));
+});
+
+async function monitorPaths(): Promise<string[]> {
+  const [xml] = await bus.call({
+    destination: 'org.eclipse.bluechi',
+    path: '/org/eclipse/bluechi/monitor',
+    interface: 'org.freedesktop.DBus.Introspectable',
+    member: 'Introspect',
+  });
+  return [...(xml as string).matchAll(/<node name="([^"]+)"/g)].map((match) => `/org/eclipse/bluechi/monitor/${match[1]}`);
+}
