@@ -39,10 +39,10 @@ function edits(a: readonly string[], b: readonly string[]): Edit[] {
     if (i < a.length && j < b.length && a[i] === b[j]) {
       script.push({ kind: ' ', text: a[i++]! });
       j++;
-    } else if (j < b.length && (i === a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      script.push({ kind: '+', text: b[j++]! });
-    } else {
+    } else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
       script.push({ kind: '-', text: a[i++]! });
+    } else {
+      script.push({ kind: '+', text: b[j++]! });
     }
   }
   return script;

@@ -71,8 +71,8 @@ function findCharsOrComment(text: string, from: number, chars: string): number {
   return index;
 }
 
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
-const lenientUtf8 = new TextDecoder('utf-8');
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Bytes held one per char back to text; invalid UTF-8 becomes U+FFFD. */
 export function decodeBytes(bytes: string): string {

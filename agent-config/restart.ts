@@ -36,6 +36,8 @@ export interface RestartOutcome {
 
 export interface RestartDeps {
   readonly run: CommandRunner;
+  /** The podman executable (default `podman`). */
+  readonly podman?: string;
   /** The QM container's name (qm.container: ContainerName=qm). */
   readonly container?: string;
   readonly unit?: string;
@@ -56,7 +58,7 @@ export async function restartQmAgent(deps: RestartDeps): Promise<RestartOutcome>
   const unit = deps.unit ?? AGENT_UNIT;
   const attempts: string[] = [];
 
-  const podman = await deps.run('podman', ['exec', container, 'systemctl', 'restart', unit]);
+  const podman = await deps.run(deps.podman ?? 'podman', ['exec', container, 'systemctl', 'restart', unit]);
   if (podman.code === 0) return { method: 'podman', restarted: true, detail: `restarted ${unit} in container ${container} (podman exec)` };
   const podmanWhy = podman.spawnError !== undefined ? `podman not available (${podman.spawnError})` : firstLine(podman.stderr) || `podman exec exited with ${podman.code}`;
   attempts.push(podmanWhy);

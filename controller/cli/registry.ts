@@ -22,7 +22,13 @@ const loaders: Record<string, () => Promise<{ default: Command }>> = {
   'get-default': () => import('./commands/get-default.ts'),
   'set-default': () => import('./commands/set-default.ts'),
   'set-loglevel': () => import('./commands/set-loglevel.ts'),
+  'agent-config': () => import('./commands/agent-config.ts'),
   version: () => import('./commands/version.ts'),
+  setup: () => import('./commands/setup.ts'),
+  show: () => import('./commands/show.ts'),
+  exec: () => import('./commands/exec.ts'),
+  execin: () => import('./commands/execin.ts'),
+  cp: () => import('./commands/cp.ts'),
 };
 
 export const commandNames = Object.keys(loaders);
