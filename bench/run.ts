@@ -1,8 +1,10 @@
 // `npm run bench [NAME...]`: the project's figures, each a ratio against a baseline measured in the same run.
 import { coldStart } from './cold-start.ts';
+import { qmPartition } from './qm-partition.ts';
 
 const benches: Record<string, () => Promise<void> | void> = {
   'cold-start': () => coldStart(),
+  'qm-partition': () => qmPartition(),
 };
 
 const wanted = process.argv.slice(2);
