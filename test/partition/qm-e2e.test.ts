@@ -1,0 +1,140 @@
+// End to end: a trixie vehicle node (systemd 257, podman 5.4 with quadlet) gets this project installed,
+// runs `qmctl setup`, and the QM partition is checked on the real system, then removed without a trace.
+import anyTest, { type TestFn } from 'ava';
+import { bootQmNode, importBusybox, type QmNode } from './qm-node.ts';
+
+const test = anyTest as TestFn<{ node: QmNode; setupSeconds: number }>;
+const nodeName = 'qm-e2e';
+const qm = (node: QmNode, script: string) => node.sh(`podman exec qm sh -c '${script.replaceAll("'", "'\\''")}'`);
+
+test.before(async (t) => {
+  t.timeout(20 * 60_000, 'building the node and QM rootfs on a fresh machine');
+  const node = await bootQmNode(nodeName);
+  t.context.node = node;
+  const started = performance.now();
+  const result = await node.qmctl(['setup']);
+  t.context.setupSeconds = (performance.now() - started) / 1000;
+  t.log(`qmctl setup: exit ${result.code} in ${t.context.setupSeconds.toFixed(1)} s\n${result.stderr}`);
+  if (result.code !== 0) throw new Error(`qmctl setup failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+  await importBusybox(node);
+});
+
+test.after.always(async (t) => {
+  await t.context.node?.stop();
+});
+
+test.serial('quadlet turns qm.container into qm.service, also standalone with --dryrun', async (t) => {
+  const { node } = t.context;
+  const dryrun = await node.sh('/usr/lib/systemd/system-generators/podman-system-generator --dryrun');
+  t.is(dryrun.code, 0, dryrun.stderr);
+  t.regex(dryrun.stdout, /---qm\.service---/);
+  t.regex(dryrun.stdout, /ExecStart=\/usr\/bin\/podman run --name qm .*--security-opt seccomp=\/usr\/share\/qm\/seccomp-no-rt\.json/);
+  const source = await node.sh('systemctl show -P SourcePath qm.service; systemctl show -P ActiveState qm.service');
+  t.deepEqual(source.stdout.trim().split('\n'), ['/usr/share/containers/systemd/qm.container', 'active']);
+});
+
+test.serial("QM's own systemd is running and its bluechi agent is named qm.<node>", async (t) => {
+  const { node } = t.context;
+  t.is((await qm(node, 'systemctl is-system-running')).stdout.trim(), 'running');
+  const agent = await qm(node, 'cat /etc/bluechi/agent.conf');
+  t.regex(agent.stdout, new RegExp(`^NodeName=qm\\.${nodeName}$`, 'm'));
+  t.is((await node.sh('cat /etc/qm/bluechi/agent.conf')).stdout, agent.stdout, "QM's /etc/bluechi is /etc/qm/bluechi on the node");
+});
+
+test.serial('OOM scores: qm.service 500, QM init 500, a nested container 750', async (t) => {
+  const { node } = t.context;
+  t.is((await node.sh('systemctl show -P OOMScoreAdjust qm.service')).stdout.trim(), '500');
+  const init = await node.sh('cat /proc/$(podman inspect --format "{{.State.Pid}}" qm)/oom_score_adj');
+  t.is(init.stdout.trim(), '500');
+  const nested = await node.qmctl(['exec', '--json', '--', 'podman', 'run', '--rm', 'localhost/busybox', 'cat', '/proc/self/oom_score_adj']);
+  t.is(nested.code, 0, nested.stderr);
+  t.is((JSON.parse(nested.stdout) as { stdout: string }).stdout.trim(), '750');
+  const started = await qm(node, 'podman run -d --name radio localhost/busybox sleep 600');
+  t.is(started.code, 0, started.stderr);
+  const execin = await node.qmctl(['execin', '--', 'radio', 'cat', '/proc/1/oom_score_adj']);
+  t.is(execin.code, 0, execin.stderr);
+  t.is(execin.stdout.trim(), '750');
+  const missing = await node.qmctl(['execin', '--', 'nosuch', 'true']);
+  t.not(missing.code, 0);
+  t.regex(missing.stderr, /QM has no container named nosuch/);
+});
+
+test.serial('real-time scheduling is refused inside QM; OTHER, BATCH and IDLE are allowed', async (t) => {
+  const { node } = t.context;
+  // sched_setscheduler(0, policy, {priority}) directly: chrt uses sched_setattr, which QM denies for every policy.
+  const script = 'for my $p (0, 3, 5, 1, 2) { my $param = pack("i", $p == 1 || $p == 2 ? 10 : 0); my $r = syscall(144, 0, $p, $param); print "$p:", ($r == 0 ? "ok" : "refused"), "\\n" }';
+  const result = await qm(node, `perl -e '${script}'`);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.trim().split('\n'), ['0:ok', '3:ok', '5:ok', '1:refused', '2:refused']);
+  const chrt = await qm(node, 'chrt -f 10 true');
+  t.not(chrt.code, 0);
+  t.regex(chrt.stderr, /failed to set pid 0's policy/);
+});
+
+test.serial("QM's root is read-only; /etc and /var are /etc/qm and /var/qm and survive a restart", async (t) => {
+  const { node } = t.context;
+  const root = await qm(node, 'touch /usr/qm-e2e');
+  t.not(root.code, 0);
+  t.regex(root.stderr, /Read-only file system/);
+  t.is((await qm(node, 'echo etc > /etc/qm-e2e && echo var > /var/qm-e2e')).code, 0);
+  t.is((await node.sh('cat /etc/qm/qm-e2e /var/qm/qm-e2e')).stdout, 'etc\nvar\n');
+  const restart = await node.sh('systemctl restart qm.service');
+  t.is(restart.code, 0, restart.stderr);
+  let state = '';
+  for (let i = 0; i < 100 && state !== 'running'; i++) {
+    state = (await qm(node, 'systemctl is-system-running')).stdout.trim();
+    if (state !== 'running') await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.is(state, 'running');
+  t.is((await qm(node, 'cat /etc/qm-e2e /var/qm-e2e')).stdout, 'etc\nvar\n');
+});
+
+test.serial('qmctl show and cp reach the running QM', async (t) => {
+  const { node } = t.context;
+  const shown = await node.qmctl(['show', 'all', '--json']);
+  t.is(shown.code, 0, shown.stderr);
+  const all = JSON.parse(shown.stdout) as Record<string, unknown>;
+  const container = all.container as Array<{ path: string; sections: Record<string, Record<string, string[]>> }>;
+  t.deepEqual(container[0]?.sections.Service?.OOMScoreAdjust, ['500']);
+  t.true((all.namespaces as Array<{ type: string; own: boolean }>).some((ns) => ns.type === 'net' && ns.own));
+  t.true((all['unix-domain-sockets'] as Array<{ local: string }>).some((socket) => socket.local.includes('/run/systemd/')));
+  t.is((all.resources as { oomScoreAdj: number }).oomScoreAdj, 500);
+
+  t.is((await node.sh('echo hello > /root/to-qm')).code, 0);
+  const into = await node.qmctl(['cp', '--json', '/root/to-qm', 'qm:/var/tmp/to-qm']);
+  t.is(into.code, 0, into.stderr);
+  t.is((JSON.parse(into.stdout) as { direction: string }).direction, 'into-qm');
+  t.is((await qm(node, 'cat /var/tmp/to-qm')).stdout, 'hello\n');
+  const back = await node.qmctl(['cp', 'qm:/var/tmp/to-qm', '/root/from-qm']);
+  t.is(back.code, 0, back.stderr);
+  t.is((await node.sh('cat /root/from-qm')).stdout, 'hello\n');
+  const bad = await node.qmctl(['cp', '/root/a', '/root/b']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /exactly one of SRC and DST must be inside QM/);
+});
+
+test.serial('running setup again changes nothing and QM runs again', async (t) => {
+  const { node } = t.context;
+  const again = await node.qmctl(['setup', '--json']);
+  t.is(again.code, 0, again.stderr);
+  const report = JSON.parse(again.stdout) as { rootfs: string; changed: string[]; qmState: string };
+  t.is(report.rootfs, 'current');
+  t.deepEqual(report.changed, []);
+  t.is(report.qmState, 'running');
+  t.is((await qm(node, 'cat /etc/qm-e2e')).stdout, 'etc\n', "QM's /etc is kept");
+});
+
+test.serial('setup --remove leaves no QM files, mounts or units behind', async (t) => {
+  const { node } = t.context;
+  const removed = await node.qmctl(['setup', '--remove']);
+  t.is(removed.code, 0, removed.stderr);
+  const left = await node.sh(
+    'ls -d /usr/lib/qm /etc/qm /var/qm /usr/share/qm /usr/share/containers/systemd/qm.container* /etc/containers/systemd/qm.container.d 2>/dev/null; ' +
+      'grep -h -e qmcontainers -e "^containers:" /etc/subuid /etc/subgid; awk \'$5 ~ "^(/usr/lib/qm|/etc/qm|/var/qm)(/|$)"\' /proc/self/mountinfo; podman ps -a --format "{{.Names}}"',
+  );
+  t.is(left.stdout.trim(), '');
+  t.is((await node.sh('systemctl show -P LoadState qm.service')).stdout.trim(), 'not-found');
+  const again = await node.qmctl(['setup', '--remove']);
+  t.is(again.code, 0);
+  t.regex(again.stderr, /Nothing to remove/);
+});

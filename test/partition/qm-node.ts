@@ -1,0 +1,89 @@
+// A vehicle node with this project installed (qmctl bundle, units/, node) and QM's rootfs cache provided,
+// for the QM end-to-end test and bench. Wraps test/support/vehicle-node.ts.
+import { link, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rootfsRecipe } from '../../controller/partition/rootfs.ts';
+import { runChecked } from '../support/command.ts';
+import { ensureHostPackages } from '../support/host-packages.ts';
+import { buildRootfs } from '../support/rootfs.ts';
+import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
+
+export const projectDir = fileURLToPath(new URL('../../', import.meta.url));
+/** Where the node sees the project: `node /opt/qm/dist/qmctl.mjs` is the installed qmctl. */
+export const installedProject = '/opt/qm';
+const setupCacheDir = '/var/cache/qm-test/qm-setup-cache';
+
+/** The trixie rootfs `qmctl setup` would build on a trixie node, placed where setup looks for its cache. */
+export async function provideQmRootfsCache(): Promise<string> {
+  const recipe = rootfsRecipe({ id: 'debian', family: 'debian', release: 'trixie' }, false);
+  const built = await buildRootfs({ suite: 'trixie', packages: recipe.packages });
+  await mkdir(setupCacheDir, { recursive: true });
+  const target = join(setupCacheDir, `rootfs-${recipe.key}.tar.zst`);
+  if (!(await stat(target).catch(() => undefined))) {
+    await link(built.tarball, target).catch(async () => runChecked(['cp', '--reflink=auto', built.tarball, target]));
+  }
+  return built.dir;
+}
+
+export interface QmNode extends VehicleNode {
+  /** Runs the installed qmctl inside the node. */
+  qmctl(args: readonly string[], timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs a shell command line inside the node. */
+  sh(script: string, timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+export async function bootQmNode(name: string): Promise<QmNode> {
+  await ensureHostPackages(['busybox-static']);
+  await runChecked([process.execPath, join(projectDir, 'scripts/build.mjs')], { cwd: projectDir });
+  await provideQmRootfsCache();
+  const node = await bootVehicleNode({
+    name,
+    // zstd unpacks setup's cached rootfs tarball.
+    packages: ['zstd'],
+    binds: [
+      { host: projectDir.replace(/\/$/, ''), node: installedProject, readOnly: true },
+      { host: process.execPath, node: '/usr/local/bin/node', readOnly: true },
+      { host: setupCacheDir, node: '/var/cache/qm' },
+      { host: '/bin/busybox', node: '/usr/local/lib/busybox', readOnly: true },
+    ],
+  });
+  try {
+    await node.waitForSystemState('running');
+    // QM's nested podman stores images with fuse-overlayfs: the node gets /dev/fuse as a vehicle would have it.
+    const fuse = await node.exec(['sh', '-c', 'test -e /dev/fuse || mknod -m 666 /dev/fuse c 10 229']);
+    if (fuse.code !== 0) throw new Error(`cannot create /dev/fuse in the node: ${fuse.stderr}`);
+  } catch (error) {
+    await node.stop().catch(() => undefined);
+    throw error;
+  }
+  return {
+    ...node,
+    qmctl: (args, timeoutMs = 300_000) => node.exec(['node', `${installedProject}/dist/qmctl.mjs`, ...args], { timeoutMs }),
+    sh: (script, timeoutMs = 120_000) => node.exec(['sh', '-c', script], { timeoutMs }),
+  };
+}
+
+/** A test-only drop-in for QM's podman: nested containers without cgroups, which v1 cannot nest three deep (machine.md). */
+export const nestedTestDropIn = `# test/partition: nested cgroups do not work three levels deep on cgroup v1 hosts; never shipped.
+[containers]
+cgroups = "disabled"
+
+[engine]
+runtime = "crun"
+`;
+
+/** Imports a busybox image into QM's podman as localhost/busybox (from the host's busybox-static). */
+export async function importBusybox(node: QmNode): Promise<void> {
+  const script = `set -e
+mkdir -p /etc/qm/containers/containers.conf.d
+cat > /etc/qm/containers/containers.conf.d/90-test-nested.conf <<'EOF_CONF'
+${nestedTestDropIn}EOF_CONF
+rm -rf /var/qm/tmp/busybox-image && mkdir -p /var/qm/tmp/busybox-image/bin
+cp /usr/local/lib/busybox /var/qm/tmp/busybox-image/bin/busybox
+for c in sh cat sleep true; do ln -sf busybox /var/qm/tmp/busybox-image/bin/$c; done
+tar -C /var/qm/tmp/busybox-image -cf /var/qm/tmp/busybox.tar .
+podman exec qm podman import -q /var/tmp/busybox.tar localhost/busybox >/dev/null`;
+  const result = await node.sh(script);
+  if (result.code !== 0) throw new Error(`importing busybox into QM failed: ${result.stderr}`);
+}
