@@ -18,6 +18,11 @@ export interface Command {
   readonly options?: OptionSpec;
   /** Fewest and most positional arguments; checked before run. */
   readonly args?: readonly [min: number, max?: number];
+  /**
+   * For commands that run a command line (exec, execin): how many of their own positionals come first.
+   * Everything from the positional after those on is passed through untouched, dashes and all.
+   */
+  readonly passthrough?: number;
   run(context: Context, args: string[], options: OptionValues): Promise<number>;
 }
 

@@ -45,8 +45,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 
   let parsed;
+  const options = { ...globalOptions, ...command.options };
   try {
-    parsed = parseArgs({ args: [...rest], options: { ...globalOptions, ...command.options }, allowPositionals: true, strict: true });
+    const [own, passed] = command.passthrough === undefined ? [rest, []] : splitPassthrough(rest, options, command.passthrough);
+    parsed = parseArgs({ args: [...own], options, allowPositionals: true, strict: true });
+    parsed.positionals.push(...passed);
   } catch (error) {
     io.stderr.write(`qmctl ${command.name}: ${(error as Error).message}\nUsage: qmctl ${command.usage}\n`);
     return ExitCode.usage;
@@ -102,6 +105,24 @@ function splitCommand(argv: readonly string[]): string[] {
   }
   const [name, ...rest] = args;
   return name === undefined ? [] : [name, ...before, ...rest];
+}
+
+/** Splits `args` where the passed-through command line starts: after `own` positionals of the command's own. */
+function splitPassthrough(args: readonly string[], options: OptionSpec, own: number): [string[], string[]] {
+  let positionals = 0;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [[...args], []];
+    if (arg.startsWith('-') && arg.length > 1) {
+      const key = arg.replace(/^--?/, '').split('=')[0]!;
+      const spec = options[key] ?? Object.values(options).find((option) => option.short === key);
+      if (spec?.type === 'string' && !arg.includes('=')) i++;
+      continue;
+    }
+    if (positionals === own) return [args.slice(0, i), args.slice(i)];
+    positionals++;
+  }
+  return [[...args], []];
 }
 
 function arity(min: number, max: number | undefined): string {

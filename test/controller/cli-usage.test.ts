@@ -83,3 +83,12 @@ test('signals by name or number', (t) => {
   t.is(signalNumber('9'), 9);
   t.is(signalNumber('NOPE'), undefined);
 });
+
+test('exec passes the command line through, dashes and all', async (t) => {
+  // No QM here: the point is that qmctl does not take '-la' or '--json' after CMD as its own options.
+  const result = await qmctl(['exec', 'ls', '-la', '--bogus']);
+  t.notRegex(result.stderr, /Unknown option/);
+  const usage = await qmctl(['exec', '--bogus', 'ls']);
+  t.is(usage.code, 2);
+  t.regex(usage.stderr, /Unknown option '--bogus'/);
+});

@@ -46,7 +46,7 @@ test.serial('OOM scores: qm.service 500, QM init 500, a nested container 750', a
   t.is((await node.sh('systemctl show -P OOMScoreAdjust qm.service')).stdout.trim(), '500');
   const init = await node.sh('cat /proc/$(podman inspect --format "{{.State.Pid}}" qm)/oom_score_adj');
   t.is(init.stdout.trim(), '500');
-  const nested = await node.qmctl(['exec', '--json', '--', 'podman', 'run', '--rm', 'localhost/busybox', 'cat', '/proc/self/oom_score_adj']);
+  const nested = await node.qmctl(['exec', '--json', 'podman', 'run', '--rm', 'localhost/busybox', 'cat', '/proc/self/oom_score_adj']);
   t.is(nested.code, 0, nested.stderr);
   t.is((JSON.parse(nested.stdout) as { stdout: string }).stdout.trim(), '750');
   const started = await qm(node, 'podman run -d --name radio localhost/busybox sleep 600');

@@ -4,9 +4,10 @@ import type { Command, Context } from '../command.ts';
 const command: Command = {
   name: 'execin',
   summary: 'Run a command in a nested container inside the QM partition',
-  usage: 'execin [--json] -- NESTED CMD [ARG...]',
+  usage: 'execin [--json] NESTED CMD [ARG...]',
   help: `Runs CMD in the container NESTED that QM's own podman runs, and exits with CMD's exit code.
 JSON: { container, command: [NESTED, CMD, ...], exitCode, stdout, stderr }`,
+  passthrough: 1,
   args: [2],
   async run(context, [nested, ...argv]) {
     const { execInNested } = await import('../../partition/container.ts');
