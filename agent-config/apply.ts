@@ -106,11 +106,16 @@ export interface RenderRequest extends DeriveOptions {
 }
 
 /** Reads the host's files and renders; throws on io or config errors. */
-export async function renderQmAgentConf(request: RenderRequest): Promise<Rendered & { readonly locations: ResolvedLocations; readonly loadDiagnostics: readonly Diagnostic[] }> {
+export async function renderQmAgentConf(request: RenderRequest): Promise<Rendered & { readonly locations: ResolvedLocations; readonly fingerprint: string }> {
   const locations = resolveLocations(request.locations);
   const loaded = await loadAgentFiles(locations.host);
   const rendered = renderFromHost(loaded.files, request);
-  return { ...rendered, diagnostics: [...loaded.diagnostics, ...rendered.diagnostics], locations, loadDiagnostics: loaded.diagnostics };
+  return { ...rendered, diagnostics: [...loaded.diagnostics, ...rendered.diagnostics], locations, fingerprint: loaded.fingerprint };
+}
+
+/** The fingerprint of the host files as they are now (see LoadedFiles.fingerprint). */
+export async function hostFingerprint(locations: ResolvedLocations): Promise<string> {
+  return (await loadAgentFiles(locations.host)).fingerprint;
 }
 
 /** Inside QM the built-in NodeName would be the container's hostname, which the host cannot know. */
@@ -119,6 +124,8 @@ const QM_HOSTNAME = '(QM container hostname)';
 export interface Plan {
   readonly locations: ResolvedLocations;
   readonly rendered: Rendered;
+  /** The host files' fingerprint when they were read. */
+  readonly fingerprint: string;
   readonly target: string;
   /** The target's current text; null when it does not exist. */
   readonly current: string | null;
@@ -156,6 +163,7 @@ export async function planApply(request: RenderRequest): Promise<Plan> {
   return {
     locations,
     rendered,
+    fingerprint: rendered.fingerprint,
     target,
     current,
     changes,
@@ -210,7 +218,7 @@ async function readText(path: string): Promise<string | null> {
 export interface ApplyOptions {
   readonly dryRun?: boolean;
   /** Called only when the file was written and what the QM agent runs with changed. */
-  readonly restart?: () => Promise<RestartOutcome>;
+  readonly restart?: (plan: Plan) => Promise<RestartOutcome>;
   /** Receives one line per changed key, and what was done. */
   readonly log?: (line: string) => void;
 }
@@ -236,9 +244,33 @@ export async function carryOut(plan: Plan, options: ApplyOptions = {}): Promise<
     log(plan.changes.length === 0 ? 'settings unchanged (only the header differs): no restart' : "what the QM agent runs with is unchanged (QM's own drop-ins decide): no restart");
     return previous ? { written: true, previous } : { written: true };
   }
-  const restart = options.restart ? await options.restart() : undefined;
+  const restart = options.restart ? await options.restart(plan) : undefined;
   if (restart) log(restart.detail);
   return { written: true, ...(previous ? { previous } : {}), ...(restart ? { restart } : {}) };
+}
+
+export interface Round {
+  readonly plan: Plan;
+  readonly outcome: ApplyOutcome;
+}
+
+/**
+ * Plans and carries out until the host's files are the same after a round as before it. A path unit
+ * does not start its service again while it runs, so a change made during a run would otherwise wait
+ * for the next one. Gives up re-running after `maxRounds` (the files keep changing).
+ */
+export async function applyUntilStable(request: RenderRequest, options: ApplyOptions & { readonly maxRounds?: number; readonly onRound?: (round: Round) => void } = {}): Promise<Round[]> {
+  const rounds: Round[] = [];
+  const maxRounds = options.maxRounds ?? 5;
+  for (;;) {
+    const plan = await planApply(request);
+    const outcome = await carryOut(plan, options);
+    const round = { plan, outcome };
+    rounds.push(round);
+    options.onRound?.(round);
+    if (options.dryRun || rounds.length >= maxRounds || (await hostFingerprint(plan.locations)) === plan.fingerprint) return rounds;
+    options.log?.("the host's configuration changed while it was applied: applying again");
+  }
 }
 
 /** The QM agent's view as it is on disk now, for `show --effective`. */

@@ -1,6 +1,6 @@
 // The file edge: read an agent's configuration files in bluechi-agent's order, and replace a file
 // atomically (temp file, fsync, rename, fsync of the directory), keeping the previous version.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QmError } from '../controller/errors.ts';
@@ -24,6 +24,8 @@ export interface LoadedFiles {
   /** Parsed files in load order: packaged default, agent.conf, drop-ins in byte order. */
   readonly files: readonly IniFile[];
   readonly diagnostics: readonly Diagnostic[];
+  /** A hash of every path read and its bytes: equal fingerprints, equal inputs. */
+  readonly fingerprint: string;
 }
 
 export interface LoadOptions {
@@ -35,8 +37,14 @@ export interface LoadOptions {
 export async function loadAgentFiles(paths: AgentFiles, options: LoadOptions = {}): Promise<LoadedFiles> {
   const files: IniFile[] = [];
   const diagnostics: Diagnostic[] = [];
+  const hash = createHash('sha256');
+  const note = (path: string, content: Uint8Array | string | undefined) => {
+    hash.update(`${path}\0${content === undefined ? 'missing' : 'present'}\0`);
+    if (content !== undefined) hash.update(content).update('\0');
+  };
 
   const packaged = await readOptional(paths.packagedDefault);
+  note(paths.packagedDefault, packaged);
   if (packaged === undefined) {
     diagnostics.push(warning(paths.packagedDefault, undefined, undefined, 'missing: bluechi-agent refuses to start without its packaged default configuration (is bluechi-agent installed?)'));
   } else {
@@ -44,13 +52,15 @@ export async function loadAgentFiles(paths: AgentFiles, options: LoadOptions = {
   }
 
   const config = options.configFileContent ?? (await readOptional(paths.configFile));
+  note(paths.configFile, config);
   if (config !== undefined) files.push(parseIni(config, paths.configFile));
 
   for (const path of await dropInFiles(paths.dropInDir, diagnostics)) {
     const content = await readOptional(path, true);
+    note(path, content);
     if (content !== undefined) files.push(parseIni(content, path));
   }
-  return { files, diagnostics };
+  return { files, diagnostics, fingerprint: hash.digest('hex') };
 }
 
 /** `*.conf` entries (hidden ones included, as scandir lists them) in byte order, as alphasort sorts them in the C locale. */

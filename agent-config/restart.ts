@@ -60,7 +60,7 @@ export async function restartQmAgent(deps: RestartDeps): Promise<RestartOutcome>
 
   const podman = await deps.run(deps.podman ?? 'podman', ['exec', container, 'systemctl', 'restart', unit]);
   if (podman.code === 0) return { method: 'podman', restarted: true, detail: `restarted ${unit} in container ${container} (podman exec)` };
-  const podmanWhy = podman.spawnError !== undefined ? `podman not available (${podman.spawnError})` : firstLine(podman.stderr) || `podman exec exited with ${podman.code}`;
+  const podmanWhy = podman.spawnError !== undefined ? `podman not available (${podman.spawnError})` : errorLine(podman.stderr) || `podman exec exited with ${podman.code}`;
   attempts.push(podmanWhy);
   const qmDown = podman.spawnError === undefined && notRunning.test(podman.stderr);
 
@@ -78,4 +78,8 @@ export async function restartQmAgent(deps: RestartDeps): Promise<RestartOutcome>
   return { method: 'none', restarted: false, detail: `could not restart ${unit} in QM: ${attempts.join('; ')}` };
 }
 
-const firstLine = (text: string) => text.trim().split('\n')[0]?.trim() ?? '';
+/** Podman's "Error: ..." line, not the warnings before it (e.g. the cgroups v1 deprecation). */
+function errorLine(stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  return lines.find((line) => line.startsWith('Error:')) ?? lines.at(-1) ?? '';
+}

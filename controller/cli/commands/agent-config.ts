@@ -2,14 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { hostname as systemHostname } from 'node:os';
 import { QmError, isQmError } from '../../errors.ts';
 import {
-  carryOut,
+  applyUntilStable,
   hostEffective,
-  planApply,
   qmEffective,
   renderQmAgentConf,
   resolveLocations,
   type AgentView,
   type Locations,
+  type Plan,
   type RenderRequest,
 } from '../../../agent-config/apply.ts';
 import type { ControllerMode } from '../../../agent-config/derive.ts';
@@ -134,8 +134,14 @@ function renderRequest(options: OptionValues): RenderRequest {
   };
 }
 
-function reportWarnings(context: Context, diagnostics: readonly Diagnostic[]): void {
-  for (const diagnostic of warningsIn(diagnostics)) context.stderr.write(`qmctl agent-config: ${paint(context.tty, 'yellow', 'warning')}: ${formatDiagnostic(diagnostic)}\n`);
+/** Warnings to stderr; `seen` keeps a repeated run (apply's rounds, --watch) from repeating them. */
+function reportWarnings(context: Context, diagnostics: readonly Diagnostic[], seen = new Set<string>()): void {
+  for (const diagnostic of warningsIn(diagnostics)) {
+    const line = formatDiagnostic(diagnostic);
+    if (seen.has(line)) continue;
+    seen.add(line);
+    context.stderr.write(`qmctl agent-config: ${paint(context.tty, 'yellow', 'warning')}: ${line}\n`);
+  }
 }
 
 const warningsJson = (diagnostics: readonly Diagnostic[]) => warningsIn(diagnostics);
@@ -172,25 +178,30 @@ async function check(context: Context, request: RenderRequest): Promise<number> 
 }
 
 async function apply(context: Context, request: RenderRequest, options: OptionValues): Promise<number> {
-  const plan = await planApply(request);
-  reportWarnings(context, plan.diagnostics);
   const dryRun = options['dry-run'] === true;
   const log = await context.log();
   const lines: string[] = [];
-  const outcome = await carryOut(plan, {
+  const warned = new Set<string>();
+  const rounds = await applyUntilStable(request, {
     dryRun,
     log: (line) => {
       lines.push(line);
       log.info(line);
     },
-    ...(options['no-restart'] === true ? {} : { restart: () =>
-          restartQmAgent({
-            run: spawnRunner(),
-            ...(context.env.QMCTL_PODMAN ? { podman: context.env.QMCTL_PODMAN } : {}),
-            node: plan.rendered.config.nodeName,
-            blueChiRestart: blueChiRestart(context),
-          }) }),
+    onRound: ({ plan }) => reportWarnings(context, plan.diagnostics, warned),
+    ...(options['no-restart'] === true
+      ? {}
+      : {
+          restart: (plan: Plan) =>
+            restartQmAgent({
+              run: spawnRunner(),
+              ...(context.env.QMCTL_PODMAN ? { podman: context.env.QMCTL_PODMAN } : {}),
+              node: plan.rendered.config.nodeName,
+              blueChiRestart: blueChiRestart(context),
+            }),
+        }),
   });
+  const { plan, outcome } = rounds.findLast((round) => round.outcome.written) ?? rounds.at(-1)!;
   if (context.global.json) {
     context.printJson({
       target: plan.target,
@@ -204,6 +215,7 @@ async function apply(context: Context, request: RenderRequest, options: OptionVa
       restartNeeded: plan.restart,
       ...(outcome.restart ? { restart: outcome.restart } : {}),
       diff: plan.diff,
+      rounds: rounds.length,
       warnings: warningsJson(plan.diagnostics),
     });
     return 0;
@@ -213,11 +225,7 @@ async function apply(context: Context, request: RenderRequest, options: OptionVa
     if (plan.write) context.print(`would ${plan.current === null ? 'create' : 'replace'} ${plan.target}${plan.restart ? " and restart QM's bluechi-agent" : ''}`);
     return 0;
   }
-  if (!outcome.written) {
-    context.print(`${plan.target} is up to date`);
-    return 0;
-  }
-  context.print(lines.join('\n'));
+  context.print(outcome.written ? lines.join('\n') : `${plan.target} is up to date`);
   return 0;
 }
 

@@ -1,0 +1,101 @@
+// End to end without systemd: the host file changes, the QM file follows (`apply --watch`), and a bad
+// edit leaves the QM file as it was until it is fixed.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { watchAgentConfig } from '../../agent-config/watch.ts';
+import { PACKAGED_DEFAULT_TEXT, tempTree } from './helpers.ts';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+test('watchAgentConfig: runs after changes to agent.conf and to a drop-in directory created later', async (t) => {
+  const root = await tempTree(t, { 'agent.conf': '' });
+  const abort = new AbortController();
+  let runs = 0;
+  const done = watchAgentConfig(root, async () => void runs++, { debounceMs: 50, signal: abort.signal });
+  await sleep(100);
+  await writeFile(join(root, 'agent.conf'), '[bluechi-agent]\n');
+  await until('a run after agent.conf changed', async () => (runs >= 1 ? true : undefined));
+  await mkdir(join(root, 'agent.conf.d'));
+  const afterMkdir = await until('a run after agent.conf.d appeared', async () => (runs >= 2 ? runs : undefined));
+  await sleep(100);
+  await writeFile(join(root, 'agent.conf.d', '50-x.conf'), '[bluechi-agent]\nLogLevel=DEBUG\n');
+  await until('a run after a drop-in was written', async () => (runs > afterMkdir ? true : undefined));
+  abort.abort();
+  await done;
+  t.pass();
+});
+
+test('watchAgentConfig: a burst of writes is one run', async (t) => {
+  const root = await tempTree(t, { 'agent.conf': '' });
+  const abort = new AbortController();
+  let runs = 0;
+  const done = watchAgentConfig(root, async () => void runs++, { debounceMs: 200, signal: abort.signal });
+  await sleep(50);
+  for (let i = 0; i < 10; i++) await writeFile(join(root, 'agent.conf'), `# ${i}\n`);
+  await sleep(600);
+  abort.abort();
+  await done;
+  t.is(runs, 1);
+});
+
+const QMCTL = fileURLToPath(new URL('../../controller/cli/qmctl.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+test('qmctl agent-config apply --watch: the QM file follows the host file', async (t) => {
+  const root = await tempTree(t, {
+    'host/agent.conf': '[bluechi-agent]\nNodeName=vehicle-a\n',
+    'share/agent.conf': PACKAGED_DEFAULT_TEXT,
+    'rootfs/usr/share/bluechi-agent/config/agent.conf': PACKAGED_DEFAULT_TEXT,
+    'etc-qm/.keep': '',
+  });
+  const target = join(root, 'etc-qm/bluechi/agent.conf');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', QMCTL, 'agent-config', 'apply', '--watch', '--no-restart', '--debounce', '50',
+      '--host-config-dir', join(root, 'host'), '--packaged-default', join(root, 'share/agent.conf'),
+      '--rootfs', join(root, 'rootfs'), '--rwetcfs', join(root, 'etc-qm')],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.teardown(() => child.kill('SIGKILL'));
+  const nodeName = async () => /^NodeName=(.*)$/m.exec(await readFile(target, 'utf8').catch(() => ''))?.[1];
+
+  t.is(await until('the first apply', nodeName), 'qm.vehicle-a');
+  await sleep(200);
+  await writeFile(join(root, 'host/agent.conf'), '[bluechi-agent]\nNodeName=vehicle-b\n');
+  t.is(await until('the QM file to follow', async () => ((await nodeName()) === 'qm.vehicle-b' ? 'qm.vehicle-b' : undefined)), 'qm.vehicle-b');
+
+  // A drop-in directory created after start, with a bad value: reported, QM file untouched.
+  await mkdir(join(root, 'host/agent.conf.d'));
+  await sleep(200);
+  await writeFile(join(root, 'host/agent.conf.d/10-bad.conf'), '[bluechi-agent]\nControllerPort=99999\n');
+  await until('the error to be reported', async () => (/10-bad\.conf:2: ControllerPort: 99999 is outside 1–65535 \(nothing written; still watching\)/.test(stderr) ? true : undefined));
+  t.is(await nodeName(), 'qm.vehicle-b');
+
+  // The fix is picked up.
+  await writeFile(join(root, 'host/agent.conf.d/10-bad.conf'), '[bluechi-agent]\nControllerPort=8420\nNodeName=vehicle-c\n');
+  t.is(await until('the fix to apply', async () => ((await nodeName()) === 'qm.vehicle-c' ? 'ok' : undefined)), 'ok');
+  await rm(join(root, 'host/agent.conf.d/10-bad.conf'));
+  t.is(await until('the removal to apply', async () => ((await nodeName()) === 'qm.vehicle-b' ? 'ok' : undefined)), 'ok');
+
+  child.kill('SIGTERM');
+  t.is(await exited, 0, stderr);
+  t.regex(stdout, /changed NodeName: "qm\.vehicle-a" → "qm\.vehicle-b"/);
+  t.regex(await readFile(`${target}.prev`, 'utf8'), /NodeName=qm\.vehicle-c/);
+});
