@@ -60,7 +60,7 @@ test.serial('a job that outlives --timeout exits 1 naming node, unit and the lim
   t.teardown(() => target.standin.setJobLatency('node1', 20));
   const result = await run('--timeout', '0.3', 'restart', 'node1', unit);
   t.is(result.code, 1);
-  t.regex(result.stdout, /node1\s+qm-test\.service\s+failed\s+restart of qm-test\.service on node node1 did not finish within 300 ms/);
+  t.regex(result.stdout, /node1\s+qm-test\.service\s+timeout\s+restart of qm-test\.service on node node1 did not finish within 300 ms/);
 });
 
 test.serial('a node going offline during a job ends the wait at once, not at the timeout', async (t) => {

@@ -4,7 +4,7 @@ import { ExitCode } from '../../errors.ts';
 import { crossRequests, runUnitJobs, worstError, type JobReport } from '../../operations/unit-jobs.ts';
 import { knownNodesHint } from '../../operations/status.ts';
 import type { Command } from '../command.ts';
-import { painted, table } from '../format.ts';
+import { paint, painted, table } from '../format.ts';
 
 const MODES: readonly JobMode[] = ['replace', 'fail', 'isolate', 'ignore-dependencies', 'ignore-requirements'];
 
@@ -63,7 +63,7 @@ function printReports(context: Parameters<Command['run']>[0], reports: readonly 
   const rows = reports.map((report) => [
     report.node,
     report.unit,
-    painted(context.tty, report.ok ? report.outcome.result : 'failed'),
+    report.ok ? painted(context.tty, report.outcome.result) : paint(context.tty, 'red', report.error.code),
     report.ok ? '' : report.error.message,
   ]);
   context.print(table(['NODE', 'UNIT', 'RESULT', 'ERROR'], rows));
