@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { QmError } from '../controller/errors.ts';
+import { checkControllerAllows } from './controller-allows.ts';
 import { deriveQmAgentConfig, type DeriveOptions, type QmAgentConfig } from './derive.ts';
 import { errorsIn, throwIfErrors, warning, type Diagnostic } from './diagnostics.ts';
 import { settingChanges, describeChange, unifiedDiff, type SettingChange } from './diff.ts';
@@ -30,6 +31,7 @@ export interface Locations {
 }
 
 export interface ResolvedLocations {
+  readonly hostConfigDir: string;
   readonly host: AgentFiles;
   readonly rootfs: string;
   readonly qmEtc: string;
@@ -39,8 +41,10 @@ export interface ResolvedLocations {
 export function resolveLocations(locations: Locations = {}): ResolvedLocations {
   const rootfs = locations.rootfs ?? DEFAULT_ROOTFS;
   const qmEtc = locations.rwetcfs ?? join(rootfs, 'etc');
+  const hostConfigDir = locations.hostConfigDir ?? HOST_CONFIG_DIR;
   return {
-    host: agentFiles(locations.packagedDefault ?? PACKAGED_DEFAULT, locations.hostConfigDir ?? HOST_CONFIG_DIR),
+    hostConfigDir,
+    host: agentFiles(locations.packagedDefault ?? PACKAGED_DEFAULT, hostConfigDir),
     rootfs,
     qmEtc,
     qm: agentFiles(join(rootfs, PACKAGED_DEFAULT), join(qmEtc, 'bluechi')),
@@ -110,7 +114,9 @@ export async function renderQmAgentConf(request: RenderRequest): Promise<Rendere
   const locations = resolveLocations(request.locations);
   const loaded = await loadAgentFiles(locations.host);
   const rendered = renderFromHost(loaded.files, request);
-  return { ...rendered, diagnostics: [...loaded.diagnostics, ...rendered.diagnostics], locations, fingerprint: loaded.fingerprint };
+  // Only a controller on this host (reached through its socket) reads this host's controller.conf.
+  const controller = rendered.config.controller.via === 'unix' ? await checkControllerAllows(locations.hostConfigDir, rendered.config.nodeName) : [];
+  return { ...rendered, diagnostics: [...loaded.diagnostics, ...rendered.diagnostics, ...controller], locations, fingerprint: loaded.fingerprint };
 }
 
 /** The fingerprint of the host files as they are now (see LoadedFiles.fingerprint). */

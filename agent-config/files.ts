@@ -31,9 +31,11 @@ export interface LoadedFiles {
 export interface LoadOptions {
   /** Use this text for the config file instead of reading it (to check a file before writing it). */
   readonly configFileContent?: string;
+  /** Warn when the packaged default is missing (bluechi-agent refuses to start without it). Default true. */
+  readonly requireDefault?: boolean;
 }
 
-/** Reads what bluechi-agent reads. Missing agent.conf or drop-in dir are fine; unreadable files are not. */
+/** Reads what bluechi-agent (or, given its paths, bluechi-controller) reads. Missing agent.conf or drop-in dir are fine; unreadable files are not. */
 export async function loadAgentFiles(paths: AgentFiles, options: LoadOptions = {}): Promise<LoadedFiles> {
   const files: IniFile[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -45,9 +47,9 @@ export async function loadAgentFiles(paths: AgentFiles, options: LoadOptions = {
 
   const packaged = await readOptional(paths.packagedDefault);
   note(paths.packagedDefault, packaged);
-  if (packaged === undefined) {
+  if (packaged === undefined && options.requireDefault !== false) {
     diagnostics.push(warning(paths.packagedDefault, undefined, undefined, 'missing: bluechi-agent refuses to start without its packaged default configuration (is bluechi-agent installed?)'));
-  } else {
+  } else if (packaged !== undefined) {
     files.push(parseIni(packaged, paths.packagedDefault));
   }
 

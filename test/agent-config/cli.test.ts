@@ -187,6 +187,9 @@ test('show prints the file; show --effective annotates each key with file:line, 
   t.regex(result.stdout, /^ControllerAddress=unix:path=\/run\/bluechi-controller\/bluechi\.sock +# .*etc-qm\/bluechi\/agent\.conf:\d+$/m);
   t.regex(result.stdout, /^LogLevel=WARN +# .*50-qm\.conf:2$/m);
   t.regex(result.stdout, /^HeartbeatInterval=2000 +# \(built-in default\)$/m);
+  t.regex(result.stdout, /^ControllerHost=127\.0\.0\.1 +# \(built-in default\); unused: ControllerAddress overrides it$/m);
+  // Documented order: NodeName first, ControllerAddress before ControllerHost.
+  t.regex(result.stdout, /^\[bluechi-agent\]\nNodeName=.*\nControllerAddress=.*\nControllerHost=/);
   const json = JSON.parse((await qmctl(['agent-config', 'show', '--effective', '--json', ...qmOnly], s.env)).stdout);
   t.like(json.settings.find((entry: { key: string }) => entry.key === 'NodeName'), { value: 'qm.other', line: 3 });
   // apply warns that the QM drop-in overrides the derived name.

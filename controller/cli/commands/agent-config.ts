@@ -13,6 +13,7 @@ import {
   type RenderRequest,
 } from '../../../agent-config/apply.ts';
 import type { ControllerMode } from '../../../agent-config/derive.ts';
+import { AGENT_KEY_NAMES } from '../../../agent-config/keys.ts';
 import { configError, errorsIn, formatDiagnostic, warningsIn, type Diagnostic } from '../../../agent-config/diagnostics.ts';
 import { originOf } from '../../../agent-config/merge.ts';
 import { restartQmAgent, spawnRunner } from '../../../agent-config/restart.ts';
@@ -285,18 +286,26 @@ async function show(context: Context, request: RenderRequest, options: OptionVal
 }
 
 function printView(context: Context, view: AgentView): void {
-  const settings = [...view.agent].map(([key, setting]) => ({
+  // Documented order, then unknown keys by name; what ControllerAddress overrides is marked.
+  const rank = (key: string) => (AGENT_KEY_NAMES.includes(key) ? AGENT_KEY_NAMES.indexOf(key) : AGENT_KEY_NAMES.length);
+  const entries = [...view.agent].sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const overridden = (key: string) => (key === 'ControllerHost' || key === 'ControllerPort') && (view.agent.get('ControllerAddress')?.value ?? null) !== null;
+  const settings = entries.map(([key, setting]) => ({
     key,
     value: setting.value,
     file: setting.file,
     ...(setting.line === undefined ? {} : { line: setting.line }),
     ...(setting.lines.length > 1 ? { lines: setting.lines } : {}),
+    ...(overridden(key) ? { unused: 'ControllerAddress overrides it' } : {}),
   }));
   if (context.global.json) {
     context.printJson({ files: view.files.map((file) => file.file), settings, warnings: warningsJson(view.diagnostics) });
     return;
   }
-  const rows = [...view.agent].map(([key, setting]) => [`${key}=${setting.value ?? ''}`, paint(context.tty, 'dim', `# ${originOf(setting)}${setting.lines.length > 1 ? ` (lines ${setting.lines.join(', ')})` : ''}`)]);
+  const rows = entries.map(([key, setting]) => {
+    const lines = setting.lines.length > 1 ? ` (lines ${setting.lines.join(', ')})` : '';
+    const unused = overridden(key) ? '; unused: ControllerAddress overrides it' : '';
+    return [`${key}=${setting.value ?? ''}`, paint(context.tty, 'dim', `# ${originOf(setting)}${lines}${unused}`)];
+  });
   context.print(`[bluechi-agent]\n${table(['', ''], rows).split('\n').slice(1).join('\n')}`);
 }
-
