@@ -135,9 +135,9 @@ function helpText(command: Command): string {
   return `Usage: qmctl ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help.trimEnd()}\n` : ''}
 Common options:
   --json               machine-readable output (documented fields, stable)
-  --bus-address ADDR   D-Bus address of the bus BlueChi is on (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
-  --timeout SECONDS    how long to wait for each job (default 120)
   -v, --log-level L    more logging on stderr (error, warn, info, debug)
+  --bus-address ADDR   for commands that talk to BlueChi: its bus (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
+  --timeout SECONDS    for commands that run jobs: how long to wait for each (default 120)
 `;
 }
 
