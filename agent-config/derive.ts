@@ -2,7 +2,7 @@
 // controller address that works from inside QM's private network.
 import { posix } from 'node:path';
 import { error, warning, type Diagnostic } from './diagnostics.ts';
-import { AGENT_KEY_NAMES, nodeNameCheck } from './keys.ts';
+import { AGENT_KEY_NAMES, nodeNameCheck, parseBusAddresses } from './keys.ts';
 import { BUILT_IN, type Section, type Setting } from './merge.ts';
 
 /** Where the controller's Unix socket lives on the host (BlueChi's unix_domain_socket_path default). */
@@ -117,9 +117,7 @@ function deriveController(host: Section, options: DeriveOptions, diagnostics: Di
 
   const loopbackReason = (what: string) => `the host's ${what} is a loopback address, which inside QM's private network means QM itself`;
   if (address) {
-    const first = address.value.split(';').find((part) => part !== '') ?? '';
-    const [transport = '', rest = ''] = splitOnce(first, ':');
-    const keys = new Map(rest.split(',').map((pair) => splitOnce(pair, '=') as [string, string]));
+    const { transport, keys } = parseBusAddresses(address.value)?.[0] ?? { transport: '', keys: new Map<string, string>() };
     if (transport === 'unix') {
       const path = keys.get('path');
       if (path !== undefined && posix.dirname(path) === HOST_SOCKET_DIR) {
@@ -169,11 +167,6 @@ function tcpRequired(diagnostics: Diagnostic[], setting: Setting | undefined, fi
 type Present = Setting & { readonly value: string };
 function present(setting: Setting | undefined): Present | undefined {
   return setting && setting.value !== null ? (setting as Present) : undefined;
-}
-
-function splitOnce(text: string, separator: string): [string, string] {
-  const index = text.indexOf(separator);
-  return index < 0 ? [text, ''] : [text.slice(0, index), text.slice(index + 1)];
 }
 
 /** Names and literals that mean "this machine": 127/8, ::1, the unspecified addresses, localhost. */

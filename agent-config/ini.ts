@@ -14,7 +14,8 @@
 // - `[section]` keeps everything between `[` and the first `]` untrimmed, up to 49 bytes, and
 //   ignores whatever follows the `]`; continuation lines use the key name cut to 49 bytes;
 // - a line that is none of these, or a `[` without `]`, is a syntax error: parsing stops there and
-//   bluechi-agent discards the whole file;
+//   bluechi-agent discards the whole file (and refuses to start, except for a drop-in that is not the
+//   last one, which cfg_load_from_dir skips silently — we report every syntax error);
 // - an empty value stores "no value" (NULL), which in a later file overrides an earlier value.
 import { error, warning, type Diagnostic } from './diagnostics.ts';
 

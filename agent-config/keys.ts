@@ -49,16 +49,29 @@ function controllerHost(value: string): string | undefined {
   return undefined;
 }
 
-/** sd_bus_set_address syntax: `transport:key=value,...`, several separated by `;`. */
-function busAddress(value: string): string | undefined {
+export interface BusAddress {
+  readonly transport: string;
+  readonly keys: ReadonlyMap<string, string>;
+}
+
+/** sd_bus_set_address syntax: `transport:key=value,...`, several separated by `;`; undefined when malformed. */
+export function parseBusAddresses(value: string): BusAddress[] | undefined {
+  const addresses: BusAddress[] = [];
   for (const address of value.split(';')) {
     if (address === '') continue;
     const match = /^([a-z][a-z0-9-]*):(.*)$/i.exec(address);
-    if (!match) return `${JSON.stringify(address)} is not a D-Bus address (expected e.g. unix:path=/run/bluechi/bluechi.sock or tcp:host=HOST,port=842)`;
-    const pairs = match[2]!;
-    if (pairs !== '' && !pairs.split(',').every((pair) => /^[^=,]+=[^,]*$/.test(pair))) {
-      return `${JSON.stringify(address)} has a malformed key=value list after "${match[1]}:"`;
-    }
+    if (!match) return undefined;
+    const pairs = match[2] === '' ? [] : match[2]!.split(',');
+    if (!pairs.every((pair) => /^[^=,]+=[^,]*$/.test(pair))) return undefined;
+    addresses.push({ transport: match[1]!, keys: new Map(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])) });
+  }
+  return addresses;
+}
+
+function busAddress(value: string): string | undefined {
+  const addresses = parseBusAddresses(value);
+  if (addresses === undefined || addresses.length === 0) {
+    return `${JSON.stringify(value)} is not a D-Bus address (expected e.g. unix:path=/run/bluechi/bluechi.sock or tcp:host=HOST,port=842)`;
   }
   return undefined;
 }

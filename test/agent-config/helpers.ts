@@ -2,6 +2,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
 import { parseIni } from '../../agent-config/ini.ts';
 import { fileSettings, type Settings } from '../../agent-config/merge.ts';
@@ -39,3 +40,14 @@ export const PACKAGED_DEFAULT_TEXT = `# This is the configuration file for bluec
 #HeartbeatInterval=2000
 #LogLevel=INFO
 `;
+
+/** Polls `probe` until it returns something other than undefined. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

@@ -4,10 +4,12 @@
 // qm.container drop-ins into qm.service.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { bootVehicleNode, type VehicleNode, type VehicleNodeFile } from '../support/vehicle-node.ts';
+import { until as untilWithin } from './helpers.ts';
+
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => untilWithin(what, probe, 20_000);
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const unit = (name: string) => readFile(join(REPO, 'units', name), 'utf8');
@@ -17,15 +19,6 @@ test.after.always(async () => {
   await node?.stop();
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test.before(async () => {
   if (process.getuid?.() !== 0) return;

@@ -7,17 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { watchAgentConfig } from '../../agent-config/watch.ts';
-import { PACKAGED_DEFAULT_TEXT, tempTree } from './helpers.ts';
+import { PACKAGED_DEFAULT_TEXT, tempTree, until } from './helpers.ts';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('watchAgentConfig: runs after changes to agent.conf and to a drop-in directory created later', async (t) => {
   const root = await tempTree(t, { 'agent.conf': '' });

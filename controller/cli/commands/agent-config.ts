@@ -24,14 +24,15 @@ import { paint, table } from '../format.ts';
 const SUBCOMMANDS = ['render', 'apply', 'check', 'show'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
-const LOCATION_OPTIONS = ['host-config-dir', 'packaged-default', 'rootfs', 'rwetcfs'];
+const HOST_OPTIONS = ['host-config-dir', 'packaged-default'];
+const QM_OPTIONS = ['rootfs', 'rwetcfs'];
 const DERIVE_OPTIONS = ['hostname', 'controller', 'controller-host'];
 /** The options each sub-command takes besides the global ones. */
 const ALLOWED: Record<Subcommand, readonly string[]> = {
-  render: [...LOCATION_OPTIONS.slice(0, 2), ...DERIVE_OPTIONS],
-  check: [...LOCATION_OPTIONS.slice(0, 2), ...DERIVE_OPTIONS],
-  apply: [...LOCATION_OPTIONS, ...DERIVE_OPTIONS, 'dry-run', 'no-restart', 'watch', 'debounce'],
-  show: [...LOCATION_OPTIONS, 'hostname', 'effective', 'host'],
+  render: [...HOST_OPTIONS, ...DERIVE_OPTIONS],
+  check: [...HOST_OPTIONS, ...DERIVE_OPTIONS],
+  apply: [...HOST_OPTIONS, ...QM_OPTIONS, ...DERIVE_OPTIONS, 'dry-run', 'no-restart', 'watch', 'debounce'],
+  show: [...HOST_OPTIONS, ...QM_OPTIONS, 'hostname', 'effective', 'host'],
 };
 
 const command: Command = {
