@@ -136,7 +136,7 @@ function renderRequest(options: OptionValues): RenderRequest {
   };
 }
 
-/** Warnings to stderr; `seen` keeps a repeated run (apply's rounds, --watch) from repeating them. */
+/** Warnings to stderr; `seen` keeps apply's repeated rounds from repeating them. */
 function reportWarnings(context: Context, diagnostics: readonly Diagnostic[], seen = new Set<string>()): void {
   for (const diagnostic of warningsIn(diagnostics)) {
     const line = formatDiagnostic(diagnostic);
@@ -252,7 +252,7 @@ async function watchAndApply(context: Context, request: RenderRequest, options: 
     }
   };
   await once();
-  const configDir = request.locations?.hostConfigDir ?? '/etc/bluechi';
+  const configDir = resolveLocations(request.locations).hostConfigDir;
   let failed: Error | undefined;
   await watchAgentConfig(configDir, once, {
     debounceMs,
