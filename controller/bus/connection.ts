@@ -144,6 +144,7 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
   }).pipe(share());
 
   const rules = new Map<string, Observable<Signal>>();
+  const pending = new Set<() => void>();
 
   const bus: Bus = {
     address,
@@ -161,7 +162,10 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
       });
       const timeoutMs = call.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
       let timer: NodeJS.Timeout | undefined;
+      let abandon: () => void = () => undefined;
       const timeout = new Promise<never>((_, reject) => {
+        abandon = () => reject(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
+        pending.add(abandon);
         timer = setTimeout(
           () =>
             reject(
@@ -186,6 +190,7 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
         throw new QmError('unreachable', `the D-Bus bus at ${address} failed: ${String(error)}`, { address }, { cause: error });
       } finally {
         clearTimeout(timer);
+        pending.delete(abandon);
       }
     },
     signals(rule) {
@@ -218,6 +223,8 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
     closed: lost,
     close() {
       closing = true;
+      // Calls still waiting would hold the process open until their timeouts: end them now.
+      for (const abandon of pending) abandon();
       raw.disconnect();
     },
   };

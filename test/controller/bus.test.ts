@@ -117,3 +117,16 @@ test('losing the bus is reported on `closed`', async (t) => {
   t.true(error instanceof Error);
   bus.close();
 });
+
+test('closing the connection ends calls still waiting, so nothing holds the process open', async (t) => {
+  const bus = await connectBus(daemon.address);
+  const silent = dbus.sessionBus({ busAddress: daemon.address });
+  t.teardown(() => silent.disconnect());
+  await silent.requestName('org.qm.Silent2', 0);
+  silent.addMethodHandler(() => true);
+  const waiting = bus.call({ destination: 'org.qm.Silent2', path: '/', interface: 'org.qm.Silent', member: 'Wait', timeoutMs: 60_000 });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  bus.close();
+  const error = await t.throwsAsync(waiting, { instanceOf: QmError });
+  t.is(error.code, 'unreachable');
+});

@@ -31,8 +31,12 @@ export interface StandinTarget extends BlueChiTarget {
   readonly bus: PrivateBus;
 }
 
-/** The stand-in with `nodes` online, each holding `unit` and `other.service`, jobs taking `latencyMs`. */
-export async function standinTarget(nodes: readonly string[] = ['node1', 'node2', 'qm.node1'], latencyMs = 20): Promise<StandinTarget> {
+/** The stand-in with `nodes` online, each holding `unit`, `other.service` and `extraUnits`, jobs taking `latencyMs`. */
+export async function standinTarget(
+  nodes: readonly string[] = ['node1', 'node2', 'qm.node1'],
+  latencyMs = 20,
+  extraUnits: readonly string[] = [],
+): Promise<StandinTarget> {
   const bus = await startPrivateBus();
   const unit = 'qm-test.service';
   try {
@@ -44,6 +48,7 @@ export async function standinTarget(nodes: readonly string[] = ['node1', 'node2'
         units: [
           { name: unit, description: 'qm integration test unit', canReload: true },
           { name: 'other.service', description: 'another unit' },
+          ...extraUnits.map((name) => ({ name })),
         ],
       })),
     });
