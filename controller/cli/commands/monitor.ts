@@ -1,6 +1,7 @@
 import type { MonitorEvent } from '../../bluechi/client.ts';
 import { parseNodeName, parseUnitName } from '../../unit-names.ts';
 import type { Command, Context } from '../command.ts';
+import { followUntilInterrupted } from '../follow.ts';
 
 const command: Command = {
   name: 'monitor',
@@ -13,16 +14,7 @@ const command: Command = {
     if (node !== '*') parseNodeName(node);
     units.forEach((unit) => unit === '*' || parseUnitName(unit));
     const client = await context.blueChi();
-    await new Promise<void>((resolve, reject) => {
-      const subscription = client.watchUnits(node, units.filter((unit) => unit !== '*')).subscribe({
-        next: (event) => print(context, event),
-        error: reject,
-      });
-      context.interrupted.addEventListener('abort', () => {
-        subscription.unsubscribe();
-        resolve();
-      });
-    });
+    await followUntilInterrupted(context, client.watchUnits(node, units.filter((unit) => unit !== '*')), (event) => print(context, event));
     return 0;
   },
 };

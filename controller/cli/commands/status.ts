@@ -2,6 +2,7 @@ import { debounceTime, type Observable } from 'rxjs';
 import { nodeStatuses, unitStatuses } from '../../operations/status.ts';
 import { parseNodeName, parseUnitName } from '../../unit-names.ts';
 import type { Command, Context } from '../command.ts';
+import { followUntilInterrupted } from '../follow.ts';
 import { painted, table } from '../format.ts';
 
 const command: Command = {
@@ -24,18 +25,7 @@ With -w and --json, one JSON document per line for each change.`,
     if (options.watch !== true) return 0;
 
     const changes: Observable<unknown> = node === undefined ? client.nodeStatus$() : client.watchUnits(node, units);
-    await new Promise<void>((resolve, reject) => {
-      const subscription = changes
-        .pipe(debounceTime(50))
-        .subscribe({
-          next: () => snapshot().then((rows) => show(context, node, rows, true), reject),
-          error: reject,
-        });
-      context.interrupted.addEventListener('abort', () => {
-        subscription.unsubscribe();
-        resolve();
-      });
-    });
+    await followUntilInterrupted(context, changes.pipe(debounceTime(50)), async () => show(context, node, await snapshot(), true));
     return 0;
   },
 };
