@@ -21,7 +21,9 @@ import { PACKAGED_DEFAULT_TEXT, tempTree } from './helpers.ts';
 
 const AGENT = process.env.QM_TEST_BLUECHI_AGENT;
 const CONTROLLER = process.env.QM_TEST_BLUECHI_CONTROLLER;
-const skip = (t: { pass(message?: string): void }, what: string) => t.pass(`skipped: set ${what} to run this test`);
+// Without a real BlueChi these tests are reported as skipped, by name and with what to set: never as passed.
+const withAgent = AGENT ? test : test.skip;
+const withAgentAndController = AGENT && CONTROLLER ? test : test.skip;
 
 /** Section → key → value from the agent's "Final configuration used:" debug dump. */
 function finalConfiguration(stderr: string): Map<string, Map<string, string>> | undefined {
@@ -51,8 +53,7 @@ const line = fc.oneof(
 );
 const generatedFile = fc.tuple(fc.boolean(), fc.array(line, { maxLength: 12 })).map(([bom, lines]) => (bom ? '\ufeff' : '') + lines.join('\n') + '\n');
 
-test('bluechi-agent reads generated files exactly as our parser does', async (t) => {
-  if (!AGENT) return skip(t, 'QM_TEST_BLUECHI_AGENT');
+withAgent('bluechi-agent reads generated files exactly as our parser does (needs QM_TEST_BLUECHI_AGENT)', async (t) => {
   const dir = await tempTree(t);
   const file = join(dir, 'generated.conf');
   let compared = 0;
@@ -60,7 +61,7 @@ test('bluechi-agent reads generated files exactly as our parser does', async (t)
   await fc.assert(
     fc.asyncProperty(generatedFile, async (text) => {
       await writeFile(file, text);
-      const run = spawnSync(AGENT, ['-c', file], {
+      const run = spawnSync(AGENT!, ['-c', file], {
         encoding: 'utf8',
         timeout: 10_000,
         env: { BC_LOG_LEVEL: 'DEBUG', BC_LOG_TARGET: 'stderr', DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
@@ -107,9 +108,10 @@ async function serveSystemdStandIn(address: string) {
 
 const canUnshare = spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' }).status === 0;
 
-test('the produced agent.conf makes a real bluechi-agent register as qm.<node> through the mounted socket', async (t) => {
-  if (!AGENT || !CONTROLLER) return skip(t, 'QM_TEST_BLUECHI_AGENT and QM_TEST_BLUECHI_CONTROLLER');
-  if (!canUnshare) return t.pass('skipped: needs root and mount namespaces (unshare -m)');
+withAgentAndController(
+  'the produced agent.conf makes a real bluechi-agent register as qm.<node> through the mounted socket (needs QM_TEST_BLUECHI_AGENT and QM_TEST_BLUECHI_CONTROLLER)',
+  async (t) => {
+  if (!canUnshare) return t.fail('needs root and mount namespaces (unshare -m)');
   const root = await tempTree(t, {
     'host/agent.conf': '[bluechi-agent]\nNodeName=ecu7\nLogLevel=DEBUG\nLogTarget=stderr\n',
     'share/agent.conf': PACKAGED_DEFAULT_TEXT,
@@ -173,4 +175,5 @@ test('the produced agent.conf makes a real bluechi-agent register as qm.<node> t
     systemd?.disconnect();
     await bus?.stop();
   }
-});
+  },
+);
