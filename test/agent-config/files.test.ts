@@ -97,7 +97,7 @@ test('atomic write refuses to replace a directory', async (t) => {
 const canMount = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o ro tmpfs /mnt'], { stdio: 'ignore' }).status === 0;
 
 test('on a read-only file system the write fails with a clear error and the old file is untouched', async (t) => {
-  if (!canMount) return t.pass('needs root and mount namespaces (unshare -m)');
+  if (!canMount) return t.fail('needs root and mount namespaces (unshare -m)');
   const root = await tempTree(t, { 'qm/agent.conf': 'old\n' });
   await writeFile(join(root, 'script.mts'), `
 import { writeFileAtomically } from ${JSON.stringify(new URL('../../agent-config/files.ts', import.meta.url).pathname)};

@@ -21,7 +21,6 @@ test.after.always(async () => {
 
 
 test.before(async () => {
-  if (process.getuid?.() !== 0) return;
   const files: VehicleNodeFile[] = [
     // qmctl as installed: the repository (bind-mounted) run by the host's node binary.
     { path: '/usr/bin/qmctl', mode: 0o755, content: '#!/bin/sh\ncd /opt/qm && exec /usr/local/bin/node --import tsx /opt/qm/controller/cli/qmctl.ts "$@"\n' },
@@ -48,8 +47,8 @@ test.before(async () => {
   await node.waitForSystemState('degraded');
 });
 
-const booted = (t: { pass(message?: string): void }) => {
-  if (!node) t.pass('needs root to boot a vehicle node');
+const booted = (t: { fail(message?: string): void }) => {
+  if (!node) t.fail('the vehicle node did not boot (needs root)');
   return node;
 };
 const qmFile = (vn: VehicleNode) => readFile(join(vn.root, 'etc/qm/bluechi/agent.conf'), 'utf8').catch(() => '');
