@@ -19,7 +19,8 @@ const common = {
   target: 'node20',
   minify: true,
   keepNames: true,
-  legalComments: 'none',
+  // Licence notices of bundled packages stay in the file that ships them.
+  legalComments: 'eof',
   // dbus-next's optional transports for X11 and abstract sockets are never used here.
   external: ['x11', 'usocket'],
   logLevel: 'warning',
