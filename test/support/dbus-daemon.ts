@@ -51,12 +51,16 @@ export async function startPrivateBus(options: PrivateBusOptions = {}): Promise<
   createInterface({ input: child.stderr! }).on('line', (line) => {
     if (!/Failed to set fd limit|^dbus-daemon\[\d+\]: $/.test(line)) process.stderr.write(`${line}\n`);
   });
+  // Should the test process end without stop() (a crash, a timeout), the daemon goes with it.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   const address = await firstLine(child);
   return {
     address,
     dir,
     pid: child.pid ?? -1,
     async stop() {
+      process.off('exit', orphanGuard);
       await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
