@@ -35,7 +35,9 @@ export function awaitJob(
     const early = new Map<string, JobEnd>();
     let wanted: string | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let finished = false;
     const finish = (settle: () => void) => {
+      finished = true;
       clearTimeout(timer);
       subscription.unsubscribe();
       settle();
@@ -50,6 +52,7 @@ export function awaitJob(
     subscription.add(interruptions.subscribe((error) => finish(() => reject(error))));
     submit().then(
       (job) => {
+        if (finished) return; // the wait already ended (its ends stream failed): arm no timer
         const already = early.get(job);
         early.clear();
         if (already) return finish(() => resolve(already));
