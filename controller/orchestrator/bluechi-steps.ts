@@ -1,0 +1,129 @@
+// The executor's effects through BlueChi: a step is one call on its node — a unit job, an (en|dis)able, a reload.
+import { merge, Observable, type Observable as ObservableType } from 'rxjs';
+import type { UnitInfo } from '../bluechi/api.ts';
+import type { BlueChi } from '../bluechi/client.ts';
+import { awaitJob, type JobEnd } from '../bus/jobs.ts';
+import { isQmError, QmError } from '../errors.ts';
+import type { StepEffects, StepOutcome } from './execute.ts';
+import type { NodeBoard } from './node-board.ts';
+import { isRunning, isStopped, needsDisable, needsEnable } from './observed.ts';
+import type { Step } from './plan.ts';
+
+export interface BlueChiStepOptions {
+  /** How long a job may take before its step ends `timeout`. */
+  readonly timeoutMs: number;
+  /** How long to wait for an offline node to return; undefined: for as long as it takes, 0: not at all. */
+  readonly offlineWaitMs?: number | undefined;
+  /** Between looks at a unit whose job is still running after its node came back. */
+  readonly settleMs?: number;
+}
+
+const OFFLINE: StepOutcome = { result: 'offline' };
+
+export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChiStepOptions): StepEffects {
+  const settleMs = options.settleMs ?? 100;
+
+  async function call(step: Step, signal: AbortSignal): Promise<StepOutcome> {
+    const node = client.node(step.node);
+    switch (step.action) {
+      case 'start':
+      case 'stop': {
+        // A node that disconnects drops its jobs without JobRemoved: stop waiting when it goes, or on interrupt.
+        const ends = merge(client.jobRemoved$, failWhen(signal)) as ObservableType<JobEnd>;
+        const end = await awaitJob(ends, () => node.submit(step.action as 'start' | 'stop', step.unit), {
+          node: step.node,
+          unit: step.unit,
+          operation: step.action,
+          timeoutMs: options.timeoutMs,
+        });
+        return { result: end.result, job: end.job };
+      }
+      case 'enable':
+        await node.enableUnitFiles([step.unit]);
+        return { result: 'done' };
+      case 'disable':
+        await node.disableUnitFiles([step.unit]);
+        return { result: 'done' };
+      case 'daemon-reload':
+        await node.reload();
+        return { result: 'done' };
+    }
+  }
+
+  async function offlineNow(step: Step): Promise<boolean> {
+    try {
+      const status = (await client.node(step.node).properties()).status;
+      board.set(step.node, status === 'online');
+      return status !== 'online';
+    } catch {
+      return !board.isOnline(step.node);
+    }
+  }
+
+  return {
+    async run(step, interrupted) {
+      if (!board.isOnline(step.node)) return OFFLINE;
+      const abort = new AbortController();
+      const stopListening = board.onOffline(step.node, () => abort.abort('offline'));
+      const onInterrupt = () => abort.abort('interrupted');
+      interrupted.addEventListener('abort', onInterrupt);
+      try {
+        return await call(step, abort.signal);
+      } catch (error) {
+        if (abort.signal.reason === 'offline') return OFFLINE;
+        if (abort.signal.reason === 'interrupted') return { result: 'canceled' };
+        if (cutOff(error) || (await offlineNow(step))) return OFFLINE;
+        const reason = isQmError(error) ? error : new QmError('bus-error', String(error), { node: step.node, unit: step.unit }, { cause: error });
+        return { result: reason.code === 'timeout' ? 'timeout' : 'error', error: reason };
+      } finally {
+        stopListening();
+        interrupted.removeEventListener('abort', onInterrupt);
+      }
+    },
+    whenOnline: (node, signal) => board.whenOnline(node, signal, options.offlineWaitMs),
+    async recheck(step, signal) {
+      if (step.action === 'daemon-reload') return 'needed';
+      const node = client.node(step.node);
+      try {
+        if (step.action === 'enable' || step.action === 'disable') {
+          const state = await node.getUnitFileState(step.unit);
+          return (step.action === 'enable' ? needsEnable(state) : needsDisable(state)) ? 'needed' : 'done';
+        }
+        // A job still queued or running from before the disconnect: let it end rather than queue another.
+        for (;;) {
+          const listed: UnitInfo[] = await node.listUnits();
+          const unit: UnitInfo | undefined = listed.find((candidate) => candidate.name === step.unit);
+          const active = unit?.activeState ?? 'inactive';
+          const queued = (unit?.jobType ?? '') !== '';
+          if ((step.action === 'start' ? isRunning(active) : isStopped(active)) && !queued) return 'done';
+          const pending = active === 'activating' || active === 'deactivating' || unit?.jobType === step.action;
+          if (!pending || signal.aborted) return 'needed';
+          await new Promise((resolve) => setTimeout(resolve, settleMs));
+        }
+      } catch (error) {
+        // Cut off again by the node leaving (it may be back already): wait and look again, never guess "needed".
+        if (!cutOff(error) && !(await offlineNow(step))) return 'needed';
+        await new Promise((resolve) => setTimeout(resolve, settleMs));
+        return 'offline';
+      }
+    },
+  };
+}
+
+/**
+ * A call the node's disconnect answered: refused as Offline, or left without a reply. Decided from the
+ * error, not the node's status now, which may already be online again.
+ */
+function cutOff(error: unknown): boolean {
+  return isQmError(error) && (error.code === 'node-offline' || error.origin.dbusName === 'org.freedesktop.DBus.Error.NoReply');
+}
+
+/** Never emits; errors when `signal` aborts, which ends awaitJob's wait (and its timer) at once. */
+function failWhen(signal: AbortSignal): Observable<never> {
+  return new Observable<never>((subscriber) => {
+    const fail = () => subscriber.error(new Error(String(signal.reason)));
+    if (signal.aborted) fail();
+    signal.addEventListener('abort', fail);
+    return () => signal.removeEventListener('abort', fail);
+  });
+}

@@ -1,0 +1,144 @@
+// The executor's scheduling with fake effects: order, concurrency, failure propagation, offline nodes.
+import test from 'ava';
+import { setTimeout as delay } from 'node:timers/promises';
+import { executePlan, type StepEffects, type StepOutcome } from '../../controller/orchestrator/execute.ts';
+import { planLayout, type Plan, type Step } from '../../controller/orchestrator/plan.ts';
+import { layoutOf, observedOf } from './fixtures.ts';
+
+const layout = layoutOf(`nodes:
+  a:
+    units:
+      base.service: {}
+      mid.service: { needs: [base.service] }
+      top.service: { needs: [mid.service, b/other.service] }
+      lone.service: {}
+  b:
+    units:
+      other.service: {}
+      side.service: {}
+`);
+
+function coldPlan(): Plan {
+  const planned = planLayout(layout, observedOf({ a: {}, b: {} }));
+  if (!planned.ok) throw new Error('unexpected');
+  return planned.plan;
+}
+
+/** Effects that take `ms` per step and log when each began and ended. */
+function timedEffects(ms: number, outcomes: Record<string, StepOutcome['result']> = {}) {
+  const log: Array<{ id: string; at: number; edge: 'begin' | 'end' }> = [];
+  const began = performance.now();
+  let running = 0;
+  let peak = 0;
+  const effects: StepEffects = {
+    async run(step) {
+      running += 1;
+      peak = Math.max(peak, running);
+      log.push({ id: step.id, at: performance.now() - began, edge: 'begin' });
+      await delay(ms);
+      log.push({ id: step.id, at: performance.now() - began, edge: 'end' });
+      running -= 1;
+      return { result: outcomes[step.id] ?? 'done' };
+    },
+  };
+  return { effects, log, peak: () => peak };
+}
+
+test('independent steps run at once; a step starts only after what it waits for ended done', async (t) => {
+  const plan = coldPlan();
+  const { effects, log, peak } = timedEffects(30);
+  const reports = await executePlan(plan, effects);
+  t.true(reports.every((report) => report.result === 'done' && report.attempts === 1));
+  t.is(peak(), 4); // base, lone, other, side together
+  const at = (id: string, edge: 'begin' | 'end') => log.find((entry) => entry.id === id && entry.edge === edge)!.at;
+  for (const step of plan.steps) for (const before of step.after) t.true(at(before, 'end') <= at(step.id, 'begin'), `${before} → ${step.id}`);
+  // Critical path base → mid → top: three steps' worth, not six.
+  t.true(Math.max(...log.map((entry) => entry.at)) < 30 * 3 + 60);
+});
+
+test('a failed step stops what depends on it, not the rest; results come back in plan order', async (t) => {
+  const plan = coldPlan();
+  const { effects } = timedEffects(5, { 'start a/base.service': 'failed' });
+  const reports = await executePlan(plan, effects);
+  t.deepEqual(
+    reports.map((report) => [report.step.id, report.result, report.blockedBy ?? '']),
+    [
+      ['start a/base.service', 'failed', ''],
+      ['start a/lone.service', 'done', ''],
+      ['start b/other.service', 'done', ''],
+      ['start b/side.service', 'done', ''],
+      ['start a/mid.service', 'dependency', 'start a/base.service'],
+      ['start a/top.service', 'dependency', 'start a/base.service'],
+    ],
+  );
+  t.is(reports[4]!.attempts, 0);
+});
+
+test('effects that throw become error outcomes, not a crashed apply', async (t) => {
+  const plan = coldPlan();
+  const reports = await executePlan(plan, {
+    run: async (step: Step) => {
+      if (step.id === 'start b/other.service') throw new Error('boom');
+      return { result: 'done' };
+    },
+  });
+  const other = reports.find((report) => report.step.id === 'start b/other.service')!;
+  t.is(other.result, 'error');
+  t.is(other.error?.message, 'boom');
+  t.is(reports.find((report) => report.step.id === 'start a/top.service')!.result, 'dependency');
+});
+
+test('a node that goes offline: its step waits for it, is re-checked, and runs again only if still needed', async (t) => {
+  const plan = coldPlan();
+  const calls: string[] = [];
+  let online = false;
+  const effects: StepEffects = {
+    async run(step) {
+      calls.push(step.id);
+      if (step.node === 'b' && !online) return { result: 'offline' };
+      return { result: 'done' };
+    },
+    async whenOnline() {
+      await delay(20);
+      online = true;
+      return true;
+    },
+    // other.service finished while b was away; side.service did not.
+    recheck: async (step) => (step.id === 'start b/other.service' ? 'done' : 'needed'),
+  };
+  const events: string[] = [];
+  const reports = await executePlan(plan, effects, { onEvent: (event) => event.kind === 'offline' && events.push(event.step.id) });
+  t.true(reports.every((report) => report.result === 'done'));
+  t.deepEqual(events.sort(), ['start b/other.service', 'start b/side.service']);
+  t.is(calls.filter((id) => id === 'start b/other.service').length, 1);
+  t.is(calls.filter((id) => id === 'start b/side.service').length, 2);
+  t.is(reports.find((report) => report.step.id === 'start b/side.service')!.attempts, 2);
+});
+
+test('giving up on an offline node ends its steps offline and blocks their dependents', async (t) => {
+  const plan = coldPlan();
+  const reports = await executePlan(plan, {
+    run: async (step) => ({ result: step.node === 'b' ? 'offline' : 'done' }),
+    whenOnline: async () => false,
+  });
+  t.is(reports.find((report) => report.step.id === 'start b/other.service')!.result, 'offline');
+  t.is(reports.find((report) => report.step.id === 'start a/top.service')!.result, 'dependency');
+  t.is(reports.find((report) => report.step.id === 'start a/mid.service')!.result, 'done');
+});
+
+test('concurrency limit and interruption', async (t) => {
+  const plan = coldPlan();
+  const limited = timedEffects(10);
+  await executePlan(plan, limited.effects, { concurrency: 2 });
+  t.is(limited.peak(), 2);
+
+  const abort = new AbortController();
+  const slow = timedEffects(40);
+  setTimeout(() => abort.abort(), 10);
+  const reports = await executePlan(plan, slow.effects, { signal: abort.signal });
+  // The first wave finishes its calls; nothing new starts after the interrupt.
+  t.deepEqual(
+    reports.map((report) => report.result),
+    ['done', 'done', 'done', 'done', 'canceled', 'dependency'],
+  );
+});
