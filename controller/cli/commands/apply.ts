@@ -1,0 +1,142 @@
+// qmctl apply [LAYOUT…]: make the vehicle match its layout, with live progress per node and a summary.
+import { ExitCode } from '../../errors.ts';
+import { DEFAULT_LAYOUT } from '../../layout/index.ts';
+import { applyLayout } from '../../orchestrator/apply.ts';
+import { summaryLine } from '../../orchestrator/describe.ts';
+import type { ExecutionEvent, StepReport } from '../../orchestrator/execute.ts';
+import type { Plan } from '../../orchestrator/plan.ts';
+import type { Command, Context } from '../command.ts';
+import { painted, table } from '../format.ts';
+import { printErrors, readLayoutArgs } from '../layout-input.ts';
+import { printPlan } from './plan.ts';
+
+const command: Command = {
+  name: 'apply',
+  summary: 'Make the vehicle match its layout: enable, reload, start and stop in dependency order',
+  usage: 'apply [LAYOUT...] [--dry-run] [--wait-offline SECONDS]',
+  help: `LAYOUT as for plan (default ${DEFAULT_LAYOUT} and its layout.d/). The layout is validated whole, the
+vehicle observed and the plan made before anything changes. Independent steps run at once, on every
+node; a step runs only after the steps it waits for ended 'done'; a failed step stops what depends on
+it, not the rest. Applying again when nothing changed makes no calls on the nodes.
+  --dry-run                 show the plan, change nothing
+  --wait-offline SECONDS    how long a step waits for its node when the node goes offline mid-apply (default 30)
+On a terminal: live progress per node on stderr; then a table of every step and its job result.
+Exit: 0 all done; 1 a step did not end 'done'; 2 invalid layout; 3 BlueChi unreachable;
+4 a layout node unknown to BlueChi, or units left waiting for offline nodes.
+JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempts, startedMs, endedMs }], waiting, offline }`,
+  options: { 'dry-run': { type: 'boolean' }, 'wait-offline': { type: 'string' } },
+  args: [0],
+  async run(context, paths, options) {
+    const waitSeconds = options['wait-offline'] === undefined ? 30 : Number(options['wait-offline']);
+    if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
+      context.stderr.write(`qmctl apply: --wait-offline takes a number of seconds ≥ 0, not ${JSON.stringify(options['wait-offline'])}\n`);
+      return ExitCode.usage;
+    }
+    const layout = await readLayoutArgs(context, 'apply', paths);
+    if (!layout) return ExitCode.usage;
+    const progress = context.tty ? liveProgress(context) : undefined;
+    const result = await applyLayout(await context.blueChi(), layout, {
+      dryRun: options['dry-run'] === true,
+      timeoutMs: context.global.timeoutMs,
+      offlineWaitMs: waitSeconds * 1000,
+      signal: context.interrupted,
+      onPlan: (plan) => progress?.planned(plan),
+      onEvent: (event) => progress?.update(event),
+    });
+    progress?.done();
+    if (result.kind === 'refused') {
+      printErrors(context, 'apply', result.errors);
+      return ExitCode.node;
+    }
+    if (options['dry-run'] === true) {
+      printPlan(context, result.plan);
+      return ExitCode.ok;
+    }
+    printSummary(context, result.plan, result.reports);
+    if (result.reports.some((report) => report.result !== 'done')) return ExitCode.jobFailed;
+    return result.plan.waiting.length > 0 ? ExitCode.node : ExitCode.ok;
+  },
+};
+export default command;
+
+function printSummary(context: Context, plan: Plan, reports: readonly StepReport[]): void {
+  if (context.global.json) {
+    context.printJson({
+      steps: reports.map((report) => ({
+        id: report.step.id,
+        action: report.step.action,
+        node: report.step.node,
+        unit: report.step.unit,
+        result: report.result,
+        job: report.job,
+        error: report.error?.toJSON(),
+        blockedBy: report.blockedBy,
+        attempts: report.attempts,
+        startedMs: report.startedMs,
+        endedMs: report.endedMs,
+      })),
+      waiting: plan.waiting,
+      offline: plan.offline,
+    });
+    return;
+  }
+  if (reports.length > 0) {
+    const rows = reports.map((report) => [
+      report.step.node,
+      report.step.action,
+      report.step.unit ?? '',
+      painted(context.tty, report.result),
+      report.startedMs === undefined ? '' : `${report.endedMs! - report.startedMs} ms`,
+      report.error?.message ?? (report.blockedBy ? `not run: ${report.blockedBy} did not end done` : ''),
+    ]);
+    context.print(table(['NODE', 'ACTION', 'UNIT', 'RESULT', 'TIME', 'DETAIL'], rows));
+  }
+  for (const wait of plan.waiting) context.print(`waiting: ${wait.key}: ${wait.reason}`);
+  const failed = reports.filter((report) => report.result !== 'done').length;
+  context.print(reports.length === 0 ? summaryLine(plan) : `${reports.length - failed} of ${reports.length} steps done${failed > 0 ? `, ${failed} not` : ''}.`);
+}
+
+/** One line per node on stderr, redrawn in place: done/total and what runs now. */
+function liveProgress(context: Context) {
+  const nodes = new Map<string, { total: number; done: number; failed: number; running: Set<string>; offline: boolean }>();
+  let drawn = 0;
+  const draw = () => {
+    const lines = [...nodes].map(([node, state]) => {
+      const running = [...state.running].slice(0, 3).join(', ');
+      const failed = state.failed > 0 ? `, ${painted(true, 'failed')} ${state.failed}` : '';
+      const offline = state.offline ? ` ${painted(true, 'offline')}, waiting` : '';
+      return `${node}: ${state.done}/${state.total}${failed}${offline}${running ? `  ${running}` : ''}`;
+    });
+    context.stderr.write(`${drawn > 0 ? `\u001b[${drawn}F` : ''}${lines.map((line) => `\u001b[2K${line}\n`).join('')}`);
+    drawn = lines.length;
+  };
+  return {
+    planned(plan: Plan) {
+      for (const step of plan.steps) {
+        const state = nodes.get(step.node) ?? { total: 0, done: 0, failed: 0, running: new Set<string>(), offline: false };
+        state.total += 1;
+        nodes.set(step.node, state);
+      }
+      if (nodes.size > 0) draw();
+    },
+    update(event: ExecutionEvent) {
+      const step = event.kind === 'ended' ? event.report.step : event.step;
+      const state = nodes.get(step.node);
+      if (!state) return;
+      const label = `${step.action} ${step.unit ?? ''}`.trim();
+      if (event.kind === 'started') {
+        state.running.add(label);
+        state.offline = false;
+      } else if (event.kind === 'offline') state.offline = true;
+      else {
+        state.running.delete(label);
+        if (event.report.result === 'done') state.done += 1;
+        else state.failed += 1;
+      }
+      draw();
+    },
+    done() {
+      drawn = 0;
+    },
+  };
+}
