@@ -1,9 +1,11 @@
 // `npm run bench [NAME...]`: the project's figures, each a ratio against a baseline measured in the same run.
+import { applyBench } from './apply-layout.ts';
 import { coldStart } from './cold-start.ts';
 import { concurrentStarts } from './concurrent-starts.ts';
 import { qmPartition } from './qm-partition.ts';
 
 const benches: Record<string, () => Promise<void> | void> = {
+  'apply-layout': () => applyBench(),
   'cold-start': () => coldStart(),
   'concurrent-starts': () => concurrentStarts(),
   'qm-partition': () => qmPartition(),

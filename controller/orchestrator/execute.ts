@@ -1,5 +1,6 @@
 // Runs a plan: every step as soon as the steps it waits for ended done, independent ones at once.
 // The effects (bus calls) come from outside, so the scheduling is tested without a bus.
+import { setMaxListeners } from 'node:events';
 import type { JobResult } from '../bus/jobs.ts';
 import { isQmError, QmError } from '../errors.ts';
 import type { NodeName } from '../unit-names.ts';
@@ -58,6 +59,7 @@ export async function executePlan(plan: Plan, effects: StepEffects, options: Exe
   const began = performance.now();
   const now = () => Math.round(performance.now() - began);
   const signal = options.signal ?? new AbortController().signal;
+  setMaxListeners(0, signal); // every running step listens for the interrupt
   const emit = options.onEvent ?? (() => undefined);
   const reports = new Map<StepId, StepReport>();
   const successors = new Map<StepId, Step[]>();

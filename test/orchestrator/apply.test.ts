@@ -162,3 +162,13 @@ test('a node going offline mid-apply: its steps wait for it, the others finish; 
   t.log(JSON.stringify(Object.fromEntries(acceptedStarts(standin, 'b'))));
   for (const [unit, starts] of acceptedStarts(standin, 'b')) t.is(starts, 1, `${unit} was started ${starts} times`);
 });
+
+test('more independent steps than the bus allows pending replies (128): all run, none refused', async (t) => {
+  const many = units('wide', 300);
+  const { standin, client } = await startVehicle(t, [{ name: 'a', jobLatencyMs: 20, units: many }]);
+  const wide = layoutOf(JSON.stringify({ nodes: { a: { units: Object.fromEntries(many.map((unit) => [unit.name, {}])) } } }));
+  const reports = reportsOf(await applyLayout(client, wide));
+  t.is(reports.length, 300);
+  t.deepEqual(new Set(reports.map((report) => report.result)), new Set(['done']));
+  t.is(acceptedStarts(standin, 'a').size, 300);
+});
