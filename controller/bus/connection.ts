@@ -6,6 +6,12 @@ import { QmError } from '../errors.ts';
 const { Message, MessageType } = dbus;
 
 const DEFAULT_CALL_TIMEOUT_MS = 25_000; // libdbus' default reply timeout
+/**
+ * dbus-daemon refuses more than max_replies_per_connection (128 on a system bus) calls awaiting a
+ * reply on one connection: more than that many concurrent jobs would fail with LimitsExceeded. Calls
+ * beyond this many wait their turn instead.
+ */
+export const MAX_CALLS_IN_FLIGHT = 64;
 
 export interface MethodCall {
   readonly destination: string;
@@ -145,6 +151,51 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
 
   const rules = new Map<string, Observable<Signal>>();
   const pending = new Set<() => void>();
+  const slots = semaphore(MAX_CALLS_IN_FLIGHT);
+
+  /** One method call on the wire, bounded by its reply timeout. */
+  async function send(call: MethodCall): Promise<unknown[]> {
+    const message = new Message({
+      destination: call.destination,
+      path: call.path,
+      interface: call.interface,
+      member: call.member,
+      signature: call.signature ?? '',
+      body: call.body ?? [],
+    });
+    const timeoutMs = call.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    let abandon: () => void = () => undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      abandon = () => reject(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
+      pending.add(abandon);
+      timer = setTimeout(
+        () =>
+          reject(
+            new BusCallError(
+              'org.freedesktop.DBus.Error.NoReply',
+              `${call.interface}.${call.member} got no reply within ${timeoutMs} ms`,
+              call,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      const reply = await Promise.race([raw.call(message), timeout]);
+      return reply?.body ?? [];
+    } catch (error) {
+      if (error instanceof BusCallError) throw error;
+      const dbusError = error as { type?: string; text?: string; message?: string };
+      if (typeof dbusError.type === 'string') {
+        throw new BusCallError(dbusError.type, dbusError.text ?? dbusError.message ?? dbusError.type, call);
+      }
+      throw new QmError('unreachable', `the D-Bus bus at ${address} failed: ${String(error)}`, { address }, { cause: error });
+    } finally {
+      clearTimeout(timer);
+      pending.delete(abandon);
+    }
+  }
 
   const bus: Bus = {
     address,
@@ -152,45 +203,11 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
       return (raw as unknown as { name: string | null }).name ?? '';
     },
     async call(call) {
-      const message = new Message({
-        destination: call.destination,
-        path: call.path,
-        interface: call.interface,
-        member: call.member,
-        signature: call.signature ?? '',
-        body: call.body ?? [],
-      });
-      const timeoutMs = call.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-      let timer: NodeJS.Timeout | undefined;
-      let abandon: () => void = () => undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        abandon = () => reject(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
-        pending.add(abandon);
-        timer = setTimeout(
-          () =>
-            reject(
-              new BusCallError(
-                'org.freedesktop.DBus.Error.NoReply',
-                `${call.interface}.${call.member} got no reply within ${timeoutMs} ms`,
-                call,
-              ),
-            ),
-          timeoutMs,
-        );
-      });
+      await slots.acquire();
       try {
-        const reply = await Promise.race([raw.call(message), timeout]);
-        return reply?.body ?? [];
-      } catch (error) {
-        if (error instanceof BusCallError) throw error;
-        const dbusError = error as { type?: string; text?: string; message?: string };
-        if (typeof dbusError.type === 'string') {
-          throw new BusCallError(dbusError.type, dbusError.text ?? dbusError.message ?? dbusError.type, call);
-        }
-        throw new QmError('unreachable', `the D-Bus bus at ${address} failed: ${String(error)}`, { address }, { cause: error });
+        return await send(call);
       } finally {
-        clearTimeout(timer);
-        pending.delete(abandon);
+        slots.release();
       }
     },
     signals(rule) {
@@ -240,4 +257,23 @@ function dbusCall(bus: Bus, member: string, argument: string): Promise<unknown[]
     signature: 's',
     body: [argument],
   });
+}
+
+function semaphore(size: number) {
+  let free = size;
+  const waiting: Array<() => void> = [];
+  return {
+    async acquire(): Promise<void> {
+      if (free > 0) {
+        free--;
+        return;
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release(): void {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
 }

@@ -138,3 +138,18 @@ async function monitorPaths(): Promise<string[]> {
   });
   return [...(xml as string).matchAll(/<node name="([^"]+)"/g)].map((match) => `/org/eclipse/bluechi/monitor/${match[1]}`);
 }
+
+test.serial('more concurrent jobs than dbus-daemon allows pending replies (128) all end done', async (t) => {
+  const big = await standinTarget(
+    Array.from({ length: 10 }, (_, i) => `big${i}`),
+    5,
+    Array.from({ length: 20 }, (_, i) => `load${i}.service`),
+  );
+  t.teardown(() => big.stop());
+  const units = Array.from({ length: 20 }, (_, i) => `load${i}.service`);
+  const result = await qmctl(['--bus-address', big.address, 'start', big.nodes.join(','), ...units, '--json']);
+  t.is(result.code, 0, result.stdout.slice(0, 2000));
+  const reports = JSON.parse(result.stdout) as Array<{ result: string }>;
+  t.is(reports.length, 200);
+  t.true(reports.every((report) => report.result === 'done'));
+});
