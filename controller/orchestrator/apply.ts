@@ -18,6 +18,8 @@ export interface ApplyOptions {
   readonly onPlan?: (plan: Plan) => void;
   readonly onEvent?: (event: ExecutionEvent) => void;
   readonly concurrency?: number;
+  /** Adjusts the plan before it runs (the daemon leaves out units whose restart budget is spent). */
+  readonly revise?: (plan: Plan) => Plan;
 }
 
 export type ApplyResult =
@@ -32,11 +34,12 @@ export async function applyLayout(client: BlueChi, layout: Layout, options: Appl
     for (const node of observed.nodes.values()) board.seed(node.name, node.online);
     const planned = planLayout(layout, observed);
     if (!planned.ok) return { kind: 'refused', errors: planned.errors };
-    options.onPlan?.(planned.plan);
-    if (options.dryRun || planned.plan.steps.length === 0) return { kind: 'applied', plan: planned.plan, reports: [] };
+    const plan = options.revise ? options.revise(planned.plan) : planned.plan;
+    options.onPlan?.(plan);
+    if (options.dryRun || plan.steps.length === 0) return { kind: 'applied', plan, reports: [] };
     const effects = blueChiSteps(client, board, { timeoutMs: options.timeoutMs ?? 120_000, offlineWaitMs: options.offlineWaitMs });
-    const reports = await executePlan(planned.plan, effects, { signal: options.signal, onEvent: options.onEvent, concurrency: options.concurrency });
-    return { kind: 'applied', plan: planned.plan, reports };
+    const reports = await executePlan(plan, effects, { signal: options.signal, onEvent: options.onEvent, concurrency: options.concurrency });
+    return { kind: 'applied', plan, reports };
   } finally {
     board.close();
   }

@@ -1,0 +1,77 @@
+// qm-controller [--layout PATH...] [--bus-address ADDR]: the daemon systemd starts at boot (units/qm-controller.service).
+// SIGHUP reloads the layout (an invalid one is reported, the old one kept); SIGTERM and SIGINT stop it cleanly.
+// Readiness is owning org.qm.Controller1 (Type=dbus): the name is taken once the layout is loaded and the API answers.
+import { parseArgs } from 'node:util';
+import { resolveBusAddress } from '../bus/address.ts';
+import { ExitCode, isQmError } from '../errors.ts';
+import { DEFAULT_LAYOUT, loadLayout } from '../layout/index.ts';
+import { createLogger } from '../log.ts';
+import { formatError, startDaemon } from './daemon.ts';
+
+const usage = `Usage: qm-controller [--layout PATH]... [--bus-address ADDR] [--log-level LEVEL]
+
+Keeps the vehicle matching its layout (default ${DEFAULT_LAYOUT} and its layout.d/): applies it when
+BlueChi reports nodes online, repairs owned units that leave their desired state within their restart
+budget, serves org.qm.Controller1 (qmctl controller-status, qmctl apply, qmctl reload).
+SIGHUP reloads the layout. Exit: 0 stopped by SIGTERM/SIGINT, 2 usage or invalid layout, 3 cannot serve.`;
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        layout: { type: 'string', multiple: true },
+        'bus-address': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`qm-controller: ${(error as Error).message}\n${usage}\n`);
+    return ExitCode.usage;
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return ExitCode.ok;
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
+    process.stderr.write(`qm-controller: --log-level must be one of error, warn, info, debug, not ${JSON.stringify(level)}\n`);
+    return ExitCode.usage;
+  }
+  const log = createLogger(level, process.stderr);
+  const layoutPaths = values.layout ?? [DEFAULT_LAYOUT];
+  const loaded = await loadLayout(layoutPaths);
+  if (!loaded.ok) {
+    for (const error of loaded.errors) log.error(formatError(error.toJSON() as never));
+    log.error(`${loaded.errors.length} error(s) in the layout; not starting`);
+    return ExitCode.usage;
+  }
+  const daemon = startDaemon({ busAddress: resolveBusAddress(values['bus-address'], env), layout: loaded.layout, layoutPaths, log });
+  let stop: (code: number) => void = () => undefined;
+  const stopped = new Promise<number>((resolve) => (stop = resolve));
+  const onHangup = () => void daemon.reload().catch((error: unknown) => log.error(`reload failed: ${String(error)}`));
+  const onStop = () => stop(ExitCode.ok);
+  process.on('SIGHUP', onHangup);
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  try {
+    const failed = daemon.ready.then(
+      () => stopped,
+      (error: unknown) => {
+        log.error(isQmError(error) ? error.message : String(error));
+        return isQmError(error) ? error.exitCode : ExitCode.unreachable;
+      },
+    );
+    return await Promise.race([stopped, failed]);
+  } finally {
+    process.off('SIGHUP', onHangup);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    await daemon.stop();
+    log.info('stopped');
+  }
+}

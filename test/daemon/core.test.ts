@@ -1,0 +1,99 @@
+// The daemon's pure core: repair decisions over fake time, the serial apply queue, holding exhausted units.
+import test from 'ava';
+import { setTimeout as delay } from 'node:timers/promises';
+import { withoutHeld } from '../../controller/daemon/hold.ts';
+import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairsLeft, type RepairRecord } from '../../controller/daemon/repair.ts';
+import { serialRunner } from '../../controller/daemon/serial.ts';
+import type { UnitKey } from '../../controller/layout/model.ts';
+import { planLayout } from '../../controller/orchestrator/plan.ts';
+import { layoutOf, observedOf } from '../orchestrator/fixtures.ts';
+
+const budget = { attempts: 3, windowMs: 60_000, backoffMs: 1_000 };
+
+test('repairs within the budget back off 1×, 2×, 4×; the next drift exhausts it; an old repair leaves the window', (t) => {
+  let record: RepairRecord = NO_REPAIRS;
+  const delays: number[] = [];
+  for (const at of [0, 5_000, 10_000]) {
+    const decision = decideRepair(record, budget, at);
+    if (decision.kind !== 'repair') return t.fail(decision.kind);
+    delays.push(decision.delayMs);
+    t.is(decideRepair(decision.record, budget, at + 1).kind, 'ignore', 'a pending repair absorbs further drift');
+    record = repairRan(decision.record);
+  }
+  t.deepEqual(delays, [1_000, 2_000, 4_000]);
+  t.is(repairsLeft(record, budget, 10_000), 0);
+  const exhausted = decideRepair(record, budget, 20_000);
+  t.is(exhausted.kind, 'exhausted');
+  t.is(decideRepair(exhausted.record, budget, 999_999).kind, 'ignore', 'exhausted stays exhausted until reset');
+  // Not exhausted, and the first repair is older than the window: one repair is free again, at 2× (two still count).
+  const later = decideRepair(record, budget, 60_001);
+  t.like(later, { kind: 'repair', attempt: 3, delayMs: 4_000 });
+  t.is(decideRepair(NO_REPAIRS, { ...budget, attempts: 0 }, 0).kind, 'exhausted', 'attempts 0 turns repair off');
+});
+
+test('drift is a settled state contrary to the desired one, never a transition', (t) => {
+  t.true(leftDesiredState('running', 'failed'));
+  t.true(leftDesiredState('running', 'inactive'));
+  t.false(leftDesiredState('running', 'activating'));
+  t.false(leftDesiredState('running', 'deactivating'));
+  t.true(leftDesiredState('stopped', 'active'));
+  t.false(leftDesiredState('stopped', 'failed'));
+  t.deepEqual([0, 1, 2, 10, 40].map((attempt) => reconnectDelay(attempt, 100, 5_000)), [100, 200, 400, 5_000, 5_000]);
+});
+
+test('serial runner: one run at a time; triggers during a run coalesce into one follow-up', async (t) => {
+  let running = 0;
+  let most = 0;
+  let runs = 0;
+  const runner = serialRunner(async () => {
+    running += 1;
+    most = Math.max(most, running);
+    const id = ++runs;
+    await delay(20);
+    running -= 1;
+    return id;
+  });
+  const first = runner.trigger();
+  const during = await Promise.all([runner.trigger(), runner.trigger(), runner.trigger(), first]);
+  t.deepEqual(during, [2, 2, 2, 1]);
+  t.is(most, 1);
+  // A trigger made from the continuation of a finished run still never overlaps the follow-up.
+  const chained = await runner.trigger().then(() => Promise.all([runner.trigger(), runner.trigger()]));
+  t.is(most, 1);
+  t.deepEqual(chained, [4, 5]);
+  await runner.idle();
+  t.false(runner.running);
+});
+
+test('serial runner: a failing run rejects its callers, the follow-up still runs', async (t) => {
+  let calls = 0;
+  const runner = serialRunner(async () => {
+    calls += 1;
+    await delay(5);
+    if (calls === 1) throw new Error('boom');
+    return calls;
+  });
+  const first = runner.trigger();
+  const second = runner.trigger();
+  await t.throwsAsync(first, { message: 'boom' });
+  t.is(await second, 2);
+});
+
+test('held units leave the plan with what waits on them; the rest stays', (t) => {
+  const layout = layoutOf(`nodes:
+  a:
+    units:
+      db.service: {}
+      web.service: { needs: [db.service] }
+      side.service: {}
+`);
+  const planned = planLayout(layout, observedOf({ a: { units: {} } }));
+  if (!planned.ok) return t.fail();
+  const plan = withoutHeld(planned.plan, new Set(['a/db.service' as UnitKey]));
+  t.deepEqual(plan.steps.map((step) => step.id), ['start a/side.service']);
+  t.deepEqual(plan.waiting, [
+    { key: 'a/db.service', node: 'a', reason: 'its restart budget is exhausted; qmctl apply or reload resets it' },
+    { key: 'a/web.service', node: 'a', reason: "a/db.service's restart budget is exhausted; qmctl apply or reload resets it" },
+  ]);
+  t.is(withoutHeld(planned.plan, new Set()), planned.plan);
+});

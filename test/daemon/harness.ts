@@ -1,0 +1,68 @@
+// A vehicle for daemon tests: a private dbus-daemon, the BlueChi stand-in, a layout directory, and
+// qm-controller's loop running in-process against them, with its log kept for assertions.
+import type { ExecutionContext } from 'ava';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startDaemon, type Daemon } from '../../controller/daemon/daemon.ts';
+import { loadLayout } from '../../controller/layout/index.ts';
+import { startPrivateBus, type PrivateBus } from '../support/dbus-daemon.ts';
+import { startStandin, type Standin, type StandinNodeOptions } from '../standin/index.ts';
+
+export interface DaemonVehicle {
+  readonly bus: PrivateBus;
+  readonly standin: Standin;
+  readonly daemon: Daemon;
+  readonly dir: string;
+  /** Log lines as `level: message`, in order. */
+  readonly log: string[];
+  writeLayout(text: string): Promise<void>;
+}
+
+export async function layoutDir(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'qm-daemon-layout-'));
+  await writeFile(join(dir, 'layout.yaml'), text);
+  return dir;
+}
+
+export async function startDaemonVehicle(t: ExecutionContext, nodes: readonly StandinNodeOptions[], layout: string): Promise<DaemonVehicle> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  t.teardown(async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  });
+  const bus = await startPrivateBus();
+  cleanups.push(() => bus.stop());
+  const standin = await startStandin({ address: bus.address, nodes });
+  cleanups.push(() => standin.stop());
+  const dir = await layoutDir(layout);
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const loaded = await loadLayout([dir]);
+  if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
+  const log: string[] = [];
+  const line = (level: string) => (message: string) => void log.push(`${level}: ${message}`);
+  const daemon = startDaemon({
+    busAddress: bus.address,
+    layout: loaded.layout,
+    layoutPaths: [dir],
+    log: { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') },
+    jobTimeoutMs: 10_000,
+    reconnect: { initialMs: 20, maxMs: 200 },
+  });
+  cleanups.push(() => daemon.stop());
+  await daemon.ready;
+  return { bus, standin, daemon, dir, log, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
+}
+
+/** Polls `check` until it holds; fails the test with `what` after `timeoutMs`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await delay(20);
+  }
+}
+
+/** StartUnit calls the node accepted, for one unit. */
+export const starts = (standin: Standin, node: string, unit: string): number =>
+  standin.calls(node).filter((call) => call.method === 'StartUnit' && call.online && call.unit === unit).length;

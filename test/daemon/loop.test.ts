@@ -1,0 +1,135 @@
+// qm-controller's loop against the BlueChi stand-in on a real dbus-daemon: converge, re-apply, repair, survive.
+import test from 'ava';
+import { setTimeout as delay } from 'node:timers/promises';
+import { starts, startDaemonVehicle, until } from './harness.ts';
+
+const LAYOUT = `nodes:
+  a:
+    units:
+      db.service: {}
+      web.service: { needs: [db.service], restart: { attempts: 3, window: 1m, backoff: 40ms } }
+  b:
+    units:
+      cache.service: { needs: [a/db.service] }
+      idle.service: { state: stopped }
+`;
+
+const nodes = (online = true) => [
+  { name: 'a', online, jobLatencyMs: 5, units: [{ name: 'db.service' }, { name: 'web.service' }, { name: 'other.service' }] },
+  { name: 'b', online, jobLatencyMs: 5, units: [{ name: 'cache.service' }, { name: 'idle.service', activeState: 'active', subState: 'running' }] },
+];
+
+test('nodes offline at start: nothing is done; once BlueChi reports them online the vehicle converges', async (t) => {
+  const { standin, daemon } = await startDaemonVehicle(t, nodes(false), LAYOUT);
+  await daemon.settled();
+  const before = await daemon.status();
+  t.is(before.bluechi, 'up');
+  t.false(before.converged);
+  t.deepEqual(before.nodes, [
+    { name: 'a', online: false },
+    { name: 'b', online: false },
+  ]);
+  t.deepEqual(before.lastApply?.offline, ['a', 'b']);
+  t.deepEqual(standin.calls('a'), []);
+  await standin.setOnline('a', true);
+  await standin.setOnline('b', true);
+  await until('the vehicle converged', async () => (await daemon.status()).converged);
+  t.is(standin.unitState('a', 'web.service')?.activeState, 'active');
+  t.is(standin.unitState('b', 'cache.service')?.activeState, 'active');
+  t.is(standin.unitState('b', 'idle.service')?.activeState, 'inactive');
+  for (const [node, unit] of [['a', 'db.service'], ['a', 'web.service'], ['b', 'cache.service']] as const) t.is(starts(standin, node, unit), 1, unit);
+});
+
+test('a node that comes back online gets its part re-applied', async (t) => {
+  const { standin, daemon } = await startDaemonVehicle(t, nodes(), LAYOUT);
+  await until('converged', async () => (await daemon.status()).converged);
+  await standin.setOnline('b', false);
+  // What happened on b while it was away is not signalled; its return is.
+  standin.setUnitState('b', 'cache.service', 'inactive', 'dead');
+  standin.setUnitState('b', 'idle.service', 'active', 'running');
+  await delay(50);
+  t.is(standin.unitState('b', 'cache.service')?.activeState, 'inactive');
+  await standin.setOnline('b', true);
+  await until('b converged again', () => standin.unitState('b', 'cache.service')?.activeState === 'active' && standin.unitState('b', 'idle.service')?.activeState === 'inactive');
+  t.is(starts(standin, 'b', 'cache.service'), 2);
+  t.is(starts(standin, 'a', 'db.service'), 1, 'a was not touched');
+});
+
+test('drift: an owned unit that fails is restarted; one the layout does not own is left alone', async (t) => {
+  const { standin, daemon, log } = await startDaemonVehicle(t, nodes(), LAYOUT);
+  await until('converged', async () => (await daemon.status()).converged);
+  standin.setUnitState('a', 'other.service', 'failed', 'failed');
+  standin.setUnitState('a', 'db.service', 'failed', 'failed');
+  await until('db.service repaired', () => standin.unitState('a', 'db.service')?.activeState === 'active');
+  await daemon.settled();
+  t.is(starts(standin, 'a', 'db.service'), 2);
+  t.is(starts(standin, 'a', 'other.service'), 0);
+  const unit = (await daemon.status()).units.find((entry) => entry.unit === 'db.service')!;
+  t.like(unit.repairs, { done: 1, left: 2, budget: 3, exhausted: false, lastDelayMs: 1000 });
+  t.true(log.some((line) => line.startsWith('warn: a/db.service left its desired state (failed/failed): repair 1 of 3 in 1000 ms')));
+});
+
+test('drift repair within the restart budget, with doubling backoff, then no more until an operator applies', async (t) => {
+  const { standin, daemon, log } = await startDaemonVehicle(t, nodes(), LAYOUT);
+  await until('converged', async () => (await daemon.status()).converged);
+  standin.clearCalls();
+  standin.failAlways('a', 'web.service', 'failed');
+  standin.setUnitState('a', 'web.service', 'failed', 'failed');
+  await until('the budget is exhausted', async () => (await daemon.status()).units.find((unit) => unit.unit === 'web.service')!.repairs.exhausted);
+  await daemon.settled();
+  t.is(starts(standin, 'a', 'web.service'), 3, 'three repairs, each a start that failed');
+  // The order of decisions shows the backoff doubling; no timing is asserted.
+  t.deepEqual(
+    log.filter((line) => /^(warn|error): a\/web.service/.test(line)),
+    [
+      'warn: a/web.service left its desired state (failed/failed): repair 1 of 3 in 40 ms',
+      'warn: a/web.service left its desired state (failed/failed): repair 2 of 3 in 80 ms',
+      'warn: a/web.service left its desired state (failed/failed): repair 3 of 3 in 160 ms',
+      'error: a/web.service is failed and its restart budget (3 repairs within 60000 ms) is exhausted: left alone until qmctl apply or qmctl reload',
+    ],
+  );
+  // Exhausted: more drift, and a node coming back, leave it alone.
+  standin.failAlways('a', 'web.service', undefined);
+  standin.setUnitState('a', 'web.service', 'inactive', 'dead');
+  await standin.setOnline('a', false);
+  await standin.setOnline('a', true);
+  await delay(400);
+  await daemon.settled();
+  t.is(starts(standin, 'a', 'web.service'), 3);
+  const status = await daemon.status();
+  t.false(status.converged);
+  t.regex(status.lastApply!.waiting.map((wait) => `${wait.key}: ${wait.reason}`).join('\n'), /a\/web.service: its restart budget is exhausted/);
+  // The operator's apply resets the budget.
+  const applied = await daemon.apply();
+  t.deepEqual(applied.steps.map((step) => `${step.id} ${step.result}`), ['start a/web.service done']);
+  t.true((await daemon.status()).converged);
+});
+
+test('bluechi-controller crashes and restarts: the daemon resubscribes, re-observes and still repairs drift', async (t) => {
+  const { standin, daemon, log } = await startDaemonVehicle(t, nodes(), LAYOUT);
+  await until('converged', async () => (await daemon.status()).converged);
+  await standin.restart({ graceful: false, downMs: 300 });
+  await until('BlueChi is back and the vehicle converged', async () => {
+    const status = await daemon.status();
+    return status.bluechi === 'up' && status.converged && status.nodes.every((node) => node.online);
+  });
+  t.true(log.includes('warn: BlueChi controller left the bus: waiting for it to return'));
+  await daemon.settled();
+  standin.setUnitState('b', 'cache.service', 'failed', 'failed');
+  await until('cache.service repaired after the restart', () => standin.unitState('b', 'cache.service')?.activeState === 'active');
+  t.is(starts(standin, 'b', 'cache.service'), 2);
+});
+
+test('concurrent applies never interleave: each unit is started once', async (t) => {
+  const { standin, daemon } = await startDaemonVehicle(t, nodes(false), LAYOUT);
+  await daemon.settled();
+  standin.setJobLatency('a', 30);
+  await standin.setOnline('a', true);
+  await standin.setOnline('b', true);
+  const summaries = await Promise.all(Array.from({ length: 8 }, () => daemon.apply()));
+  await daemon.settled();
+  t.true((await daemon.status()).converged);
+  for (const [node, unit] of [['a', 'db.service'], ['a', 'web.service'], ['b', 'cache.service']] as const) t.is(starts(standin, node, unit), 1, unit);
+  // Eight calls made at once share at most two runs: the one going and one follow-up.
+  t.true(new Set(summaries.map((summary) => summary.startedAt)).size <= 2);
+});
