@@ -26,6 +26,7 @@ const loaders: Record<string, () => Promise<{ default: Command }>> = {
   version: () => import('./commands/version.ts'),
   plan: () => import('./commands/plan.ts'),
   apply: () => import('./commands/apply.ts'),
+  'controller-status': () => import('./commands/controller-status.ts'),
   layout: () => import('./commands/layout.ts'),
   setup: () => import('./commands/setup.ts'),
   show: () => import('./commands/show.ts'),

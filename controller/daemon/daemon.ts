@@ -12,6 +12,7 @@ import { observeVehicle } from '../orchestrator/observe.ts';
 import { activeStateOf, isRunning, isStopped, type Observed } from '../orchestrator/observed.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 import type { ApplySummary, DaemonStatus, ErrorJson, ReloadOutcome, UnitStatus } from './api.ts';
+import { formatError } from './format.ts';
 import { withoutHeld } from './hold.ts';
 import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairsLeft, type RepairRecord } from './repair.ts';
 import { serialRunner } from './serial.ts';
@@ -53,11 +54,6 @@ export interface Daemon {
 
 const errorJson = (error: unknown): ErrorJson =>
   isQmError(error) ? (error.toJSON() as unknown as ErrorJson) : { code: 'bus-error', message: error instanceof Error ? error.message : String(error) };
-
-export function formatError(error: ErrorJson): string {
-  const position = error.file === undefined ? '' : `${[error.file, error.line, error.column].filter((part) => part !== undefined).join(':')}: `;
-  return `${position}${error.field ? `${error.field}: ` : ''}${error.message}`;
-}
 
 export function startDaemon(options: DaemonOptions): Daemon {
   const { log } = options;

@@ -6,7 +6,8 @@ import { resolveBusAddress } from '../bus/address.ts';
 import { ExitCode, isQmError } from '../errors.ts';
 import { DEFAULT_LAYOUT, loadLayout } from '../layout/index.ts';
 import { createLogger } from '../log.ts';
-import { formatError, startDaemon } from './daemon.ts';
+import { startDaemon } from './daemon.ts';
+import { formatError } from './format.ts';
 
 const usage = `Usage: qm-controller [--layout PATH]... [--bus-address ADDR] [--log-level LEVEL]
 

@@ -1,4 +1,6 @@
 // qmctl apply [LAYOUT…]: make the vehicle match its layout, with live progress per node and a summary.
+import { callDaemon, daemonRunning, type ApplySummary } from '../../daemon/api.ts';
+import { formatError } from '../../daemon/format.ts';
 import { ExitCode } from '../../errors.ts';
 import { DEFAULT_LAYOUT } from '../../layout/index.ts';
 import { applyLayout } from '../../orchestrator/apply.ts';
@@ -14,7 +16,9 @@ const command: Command = {
   name: 'apply',
   summary: 'Make the vehicle match its layout: enable, reload, start and stop in dependency order',
   usage: 'apply [LAYOUT...] [--dry-run] [--wait-offline SECONDS]',
-  help: `LAYOUT as for plan (default ${DEFAULT_LAYOUT} and its layout.d/). The layout is validated whole, the
+  help: `LAYOUT as for plan (default ${DEFAULT_LAYOUT} and its layout.d/). Without LAYOUT (and without
+--dry-run), when the qm-controller daemon runs, it does the apply (its layout, one apply at a time, restart
+budgets reset) and qmctl prints its summary (JSON: the daemon's ApplySummary). The layout is validated whole, the
 vehicle observed and the plan made before anything changes. Independent steps run at once, on every
 node; a step runs only after the steps it waits for ended 'done'; a failed step stops what depends on
 it, not the rest. Applying again when nothing changed makes no calls on the nodes.
@@ -31,6 +35,11 @@ JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempt
     if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
       context.stderr.write(`qmctl apply: --wait-offline takes a number of seconds ≥ 0, not ${JSON.stringify(options['wait-offline'])}\n`);
       return ExitCode.usage;
+    }
+    // The daemon's layout is the default one: without LAYOUT arguments, a running daemon does the apply (one at a time).
+    if (paths.length === 0 && options['dry-run'] !== true) {
+      const client = await context.blueChi();
+      if (await daemonRunning(client.bus)) return applyThroughDaemon(context, await callDaemon<ApplySummary>(client.bus, 'Apply', context.global.timeoutMs * 10));
     }
     const layout = await readLayoutArgs(context, 'apply', paths);
     if (!layout) return ExitCode.usage;
@@ -58,6 +67,21 @@ JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempt
   },
 };
 export default command;
+
+function applyThroughDaemon(context: Context, summary: ApplySummary): number {
+  if (context.global.json) context.printJson(summary);
+  else {
+    const rows = summary.steps.map((step) => [step.id, painted(context.tty, step.result), step.error?.message ?? (step.blockedBy ? `not run: ${step.blockedBy} did not end done` : '')]);
+    if (rows.length > 0) context.print(table(['STEP', 'RESULT', 'DETAIL'], rows));
+    for (const wait of summary.waiting) context.print(`waiting: ${wait.key}: ${wait.reason}`);
+    context.print(`qm-controller applied: ${summary.outcome}, ${summary.steps.filter((step) => step.result === 'done').length} of ${summary.steps.length} steps done.`);
+  }
+  for (const error of summary.errors) context.stderr.write(`qmctl apply: ${formatError(error)}\n`);
+  if (summary.outcome === 'unreachable') return ExitCode.unreachable;
+  if (summary.outcome === 'refused') return ExitCode.node;
+  if (summary.outcome === 'failed' || summary.steps.some((step) => step.result !== 'done')) return ExitCode.jobFailed;
+  return summary.waiting.length > 0 ? ExitCode.node : ExitCode.ok;
+}
 
 function printSummary(context: Context, plan: Plan, reports: readonly StepReport[]): void {
   if (context.global.json) {
