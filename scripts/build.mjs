@@ -1,4 +1,5 @@
-// Bundles qmctl into one executable file, dist/qmctl.mjs, so an installed system needs only node.
+// Bundles qmctl and qm-controller into one executable file each, dist/qmctl.mjs and dist/qm-controller.mjs,
+// so an installed system needs only node.
 //
 // Start-up is dominated by V8 compiling this file. The large third-party packages (dbus-next,
 // winston, yaml and what they pull in) are needed only by the commands that use them, so they are
@@ -9,7 +10,6 @@ import { chmod } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { brotliCompressSync } from 'node:zlib';
 
-const outfile = 'dist/qmctl.mjs';
 const lazyPackages = ['dbus-next', 'winston', 'yaml'];
 const require = createRequire(import.meta.url);
 
@@ -81,9 +81,15 @@ export { ${names.map((name, index) => `e${index} as ${name}`).join(', ')} };`,
   },
 };
 
+// qm-controller is its own file rather than a qmctl subcommand: the daemon's code stays out of the file
+// every qmctl start-up compiles, and systemd's ExecStart names what it runs.
+for (const [entry, outfile] of [
+  ['controller/cli/qmctl.ts', 'dist/qmctl.mjs'],
+  ['controller/daemon/qm-controller.ts', 'dist/qm-controller.mjs'],
+]) {
 await build({
   ...common,
-  entryPoints: ['controller/cli/qmctl.ts'],
+  entryPoints: [entry],
   outfile,
   format: 'esm',
   // rxjs' ES module build, so it is tree-shaken to the operators used (its exports map sends node to CommonJS).
@@ -94,3 +100,4 @@ await build({
   },
 });
 await chmod(outfile, 0o755);
+}

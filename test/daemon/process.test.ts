@@ -1,0 +1,68 @@
+// dist/qm-controller.mjs as systemd runs it: a process that owns its name when ready, reloads on SIGHUP
+// (keeping the old layout when the new one is invalid) and exits 0 on SIGTERM. Needs `npm run build`.
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectBus } from '../../controller/bus/connection.ts';
+import { daemonRunning } from '../../controller/daemon/api.ts';
+import { startPrivateBus } from '../support/dbus-daemon.ts';
+import { stopChild } from '../support/dbus-daemon.ts';
+import { startStandin } from '../standin/index.ts';
+import { layoutDir, until } from './harness.ts';
+
+const BIN = fileURLToPath(new URL('../../dist/qm-controller.mjs', import.meta.url));
+
+function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+test('ready when it owns org.qm.Controller1; SIGHUP reloads, an invalid layout is reported and the old kept; SIGTERM exits 0', async (t) => {
+  if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const bus = await startPrivateBus();
+  t.teardown(() => bus.stop());
+  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'one.service' }, { name: 'two.service' }] }] });
+  t.teardown(() => standin.stop());
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const probe = await connectBus(bus.address);
+  t.teardown(() => probe.close());
+
+  const daemon = run(['--layout', dir, '--bus-address', bus.address]);
+  t.teardown(() => stopChild(daemon.child, 'SIGKILL'));
+  await until('it owns its name', () => daemonRunning(probe));
+  await until('one.service runs', () => standin.unitState('a', 'one.service')?.activeState === 'active');
+
+  await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a:\n    units:\n      one.service: { state: stopped }\n      two.service: {}\n');
+  daemon.child.kill('SIGHUP');
+  await until('the new layout is applied', () => standin.unitState('a', 'two.service')?.activeState === 'active' && standin.unitState('a', 'one.service')?.activeState === 'inactive');
+
+  await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a:\n    units:\n      two.service: { needs: [ghost.service] }\n');
+  daemon.child.kill('SIGHUP');
+  await until('the error is logged', () => /error: reload: .*layout\.yaml:4:/.test(daemon.output()));
+  t.regex(daemon.output(), /still applying the layout from/);
+  standin.setUnitState('a', 'one.service', 'active', 'running');
+  await until('one.service stopped again under the kept layout', () => standin.unitState('a', 'one.service')?.activeState === 'inactive', 5_000);
+
+  daemon.child.kill('SIGTERM');
+  t.is(await daemon.exited, 0);
+  t.false(await daemonRunning(probe));
+});
+
+test('an invalid layout at start: every error with file:line, exit 2, the name never taken', async (t) => {
+  if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      x.service: { state: off }\n      y.service: { bogus: 1 }\n');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const daemon = run(['--layout', dir, '--bus-address', 'unix:path=/nonexistent']);
+  t.teardown(() => stopChild(daemon.child, 'SIGKILL'));
+  t.is(await daemon.exited, 2);
+  t.regex(daemon.output(), /layout\.yaml:4:\d+: nodes\.a\.units\[x\.service\]\.state: state must be one of running, stopped/);
+  t.regex(daemon.output(), /layout\.yaml:5:\d+: nodes\.a\.units\[y\.service\]\.bogus: unknown key "bogus"/);
+});
