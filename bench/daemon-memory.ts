@@ -1,0 +1,62 @@
+// qm-controller's memory under a stream of unit state signals: dist/qm-controller.mjs as a child process,
+// the BlueChi stand-in flipping a unit it watches (all units: '*') but does not own, 10,000 times.
+// Figure: VmRSS at the end ÷ VmRSS after warm-up (first 1,000). Target ≈ 1.0: no growth. Needs `npm run build`.
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { connectBus } from '../controller/bus/connection.ts';
+import { daemonRunning } from '../controller/daemon/api.ts';
+import { startStandin } from '../test/standin/index.ts';
+import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
+import { layoutDir } from '../test/daemon/harness.ts';
+
+const BIN = fileURLToPath(new URL('../dist/qm-controller.mjs', import.meta.url));
+
+async function rssKb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await delay(20);
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+export async function daemonMemory(total = 10_000, warmUp = 1_000): Promise<void> {
+  const bus = await startPrivateBus();
+  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'owned.service' }, { name: 'noise.service' }] }] });
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      owned.service: {}\n');
+  const child = spawn(process.execPath, [BIN, '--layout', dir, '--bus-address', bus.address, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const probe = await connectBus(bus.address);
+  try {
+    await waitFor(() => daemonRunning(probe), 'qm-controller owns its name');
+    await waitFor(() => standin.unitState('a', 'owned.service')?.activeState === 'active', 'the layout is applied');
+    let warm = 0;
+    for (let flip = 1; flip <= total; flip++) {
+      standin.setUnitState('a', 'noise.service', flip % 2 ? 'active' : 'inactive', flip % 2 ? 'running' : 'dead');
+      if (flip % 50 === 0) await delay(5); // a busy vehicle, not a flood the bus would throttle
+      if (flip === warmUp) {
+        await delay(500);
+        warm = await rssKb(child.pid!);
+      }
+    }
+    await delay(500);
+    const end = await rssKb(child.pid!);
+    // Still listening after all that: drift of its own unit is repaired.
+    standin.setUnitState('a', 'owned.service', 'failed', 'failed');
+    await waitFor(() => standin.unitState('a', 'owned.service')?.activeState === 'active', 'the daemon repairs owned.service after the flood');
+    console.log(
+      `daemon-memory: VmRSS after ${total} unit state signals ${(end / 1024).toFixed(1)} MiB / after ${warmUp} (warm-up) ${(warm / 1024).toFixed(1)} MiB = ${(end / warm).toFixed(2)} (target ≈1.0, no growth)`,
+    );
+  } finally {
+    probe.close();
+    await stopChild(child);
+    await standin.stop();
+    await bus.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
