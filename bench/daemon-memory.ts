@@ -1,6 +1,8 @@
 // qm-controller's memory under a stream of unit state signals: dist/qm-controller.mjs as a child process,
 // the BlueChi stand-in flipping a unit it watches (all units: '*') but does not own, 10,000 times.
 // Figure: VmRSS at the end ÷ VmRSS after warm-up (first 1,000). Target ≈ 1.0: no growth. Needs `npm run build`.
+// RSS also moves with V8's heap sizing, so a second figure tells a leak from that: the daemon's loop
+// run in this process, its live heap after a forced collection at 1,000 and at 10,000 signals.
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -8,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { connectBus } from '../controller/bus/connection.ts';
 import { daemonRunning } from '../controller/daemon/api.ts';
 import { startStandin } from '../test/standin/index.ts';
+import { startDaemon } from '../controller/daemon/daemon.ts';
+import { loadLayout } from '../controller/layout/index.ts';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
 import { layoutDir } from '../test/daemon/harness.ts';
 
@@ -55,6 +59,52 @@ export async function daemonMemory(total = 10_000, warmUp = 1_000): Promise<void
   } finally {
     probe.close();
     await stopChild(child);
+    await standin.stop();
+    await bus.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Live heap after a forced collection (needs node --expose-gc), of the daemon loop run in this process. */
+export async function daemonHeap(total = 10_000, warmUp = 1_000): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('daemon heap figure needs node --expose-gc (npm run bench passes it)');
+  const bus = await startPrivateBus();
+  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'owned.service' }, { name: 'noise.service' }] }] });
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      owned.service: {}\n');
+  const loaded = await loadLayout([dir]);
+  if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
+  const quiet = () => undefined;
+  const daemon = startDaemon({
+    busAddress: bus.address,
+    layout: loaded.layout,
+    layoutPaths: [dir],
+    log: { error: (message: string) => console.error(message), warn: quiet, info: quiet, debug: quiet },
+    jobTimeoutMs: 10_000,
+    reconnect: { initialMs: 20, maxMs: 200 },
+  });
+  const liveHeap = async () => {
+    await delay(300);
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  };
+  try {
+    await daemon.ready;
+    await waitFor(() => standin.unitState('a', 'owned.service')?.activeState === 'active', 'the layout is applied');
+    let warm = 0;
+    for (let flip = 1; flip <= total; flip++) {
+      standin.setUnitState('a', 'noise.service', flip % 2 ? 'active' : 'inactive', flip % 2 ? 'running' : 'dead');
+      if (flip % 50 === 0) await delay(5);
+      if (flip === warmUp) warm = await liveHeap();
+    }
+    const end = await liveHeap();
+    const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2);
+    console.log(
+      `daemon-memory: live heap after GC (daemon loop and stand-in) after ${total} signals ${mib(end)} MiB / after ${warmUp} ${mib(warm)} MiB = ${(end / warm).toFixed(2)} (target ≈1.0)`,
+    );
+  } finally {
+    await daemon.stop();
     await standin.stop();
     await bus.stop();
     await rm(dir, { recursive: true, force: true });

@@ -2,14 +2,17 @@
 import { applyBench } from './apply-layout.ts';
 import { coldStart } from './cold-start.ts';
 import { concurrentStarts } from './concurrent-starts.ts';
-import { daemonMemory } from './daemon-memory.ts';
+import { daemonHeap, daemonMemory } from './daemon-memory.ts';
 import { qmPartition } from './qm-partition.ts';
 
 const benches: Record<string, () => Promise<void> | void> = {
   'apply-layout': () => applyBench(),
   'cold-start': () => coldStart(),
   'concurrent-starts': () => concurrentStarts(),
-  'daemon-memory': () => daemonMemory(),
+  'daemon-memory': async () => {
+    await daemonMemory();
+    await daemonHeap();
+  },
   'qm-partition': () => qmPartition(),
 };
 
