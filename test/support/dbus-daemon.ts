@@ -10,6 +10,8 @@ export interface PrivateBus {
   readonly address: string;
   readonly dir: string;
   readonly pid: number;
+  /** Stops the daemon and starts a new one on the same address: every connection is lost. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +46,30 @@ export async function startPrivateBus(options: PrivateBusOptions = {}): Promise<
 </busconfig>
 `,
   );
+  let child = await launch(config);
+  // Should the test process end without stop() (a crash, a timeout), the daemon goes with it.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
+  return {
+    // Without the daemon's guid, so the same address reaches a restarted daemon.
+    address: `unix:path=${socket}`,
+    dir,
+    get pid() {
+      return child.pid ?? -1;
+    },
+    async restart() {
+      await stopChild(child);
+      child = await launch(config);
+    },
+    async stop() {
+      process.off('exit', orphanGuard);
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launch(config: string): Promise<ChildProcess> {
   const child = spawn('dbus-daemon', ['--config-file', config, '--nofork', '--nopidfile', '--print-address'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,20 +77,8 @@ export async function startPrivateBus(options: PrivateBusOptions = {}): Promise<
   createInterface({ input: child.stderr! }).on('line', (line) => {
     if (!/Failed to set fd limit|^dbus-daemon\[\d+\]: $/.test(line)) process.stderr.write(`${line}\n`);
   });
-  // Should the test process end without stop() (a crash, a timeout), the daemon goes with it.
-  const orphanGuard = () => child.kill('SIGKILL');
-  process.once('exit', orphanGuard);
-  const address = await firstLine(child);
-  return {
-    address,
-    dir,
-    pid: child.pid ?? -1,
-    async stop() {
-      process.off('exit', orphanGuard);
-      await stopChild(child);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  await firstLine(child);
+  return child;
 }
 
 function firstLine(child: ChildProcess): Promise<string> {

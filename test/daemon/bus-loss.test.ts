@@ -1,0 +1,45 @@
+// The bus itself going away (dbus-daemon restarted): qm-controller reconnects with backoff, re-observes
+// the vehicle on the new bus and converges it again.
+import test from 'ava';
+import { rm } from 'node:fs/promises';
+import { startDaemon } from '../../controller/daemon/daemon.ts';
+import { loadLayout } from '../../controller/layout/index.ts';
+import { startPrivateBus } from '../support/dbus-daemon.ts';
+import { startStandin, type Standin } from '../standin/index.ts';
+import { layoutDir, until } from './harness.ts';
+
+test('after the bus restarts, the daemon reconnects and converges the vehicle again', async (t) => {
+  const bus = await startPrivateBus();
+  const standins: Standin[] = [];
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      owned.service: {}\n');
+  const log: string[] = [];
+  const line = (level: string) => (message: string) => void log.push(`${level}: ${message}`);
+  t.teardown(async () => {
+    for (const standin of standins) await standin.stop().catch(() => undefined);
+    await bus.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const nodes = [{ name: 'a', units: [{ name: 'owned.service' }] }];
+  standins.push(await startStandin({ address: bus.address, nodes }));
+  const loaded = await loadLayout([dir]);
+  if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
+  const daemon = startDaemon({
+    busAddress: bus.address,
+    layout: loaded.layout,
+    layoutPaths: [dir],
+    log: { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') },
+    jobTimeoutMs: 10_000,
+    reconnect: { initialMs: 20, maxMs: 200 },
+  });
+  t.teardown(() => daemon.stop());
+  await daemon.ready;
+  await until('owned.service runs', () => standins[0]!.unitState('a', 'owned.service')?.activeState === 'active');
+
+  await bus.restart();
+  // The old stand-in lost its bus too: a new bluechi-controller comes up on the new bus, its unit stopped.
+  await standins[0]!.stop().catch(() => undefined);
+  standins.push(await startStandin({ address: bus.address, nodes }));
+  await until('owned.service runs on the new bus', () => standins[1]!.unitState('a', 'owned.service')?.activeState === 'active', 20_000);
+  t.true(log.some((entry) => /reconnecting/.test(entry)), log.join('\n'));
+  t.is(standins[1]!.calls('a').filter((call) => call.method === 'StartUnit').length, 1);
+});
