@@ -4,7 +4,6 @@ import { blueChi } from '../controller/bluechi/client.ts';
 import { connectBus } from '../controller/bus/connection.ts';
 import { readLayout, type Layout } from '../controller/layout/index.ts';
 import { applyLayout } from '../controller/orchestrator/apply.ts';
-import { callLimit, DEFAULT_CALLS_IN_FLIGHT } from '../controller/orchestrator/bluechi-steps.ts';
 import type { Plan, Step } from '../controller/orchestrator/plan.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -56,8 +55,7 @@ export async function applyBench(nodeCount = 10, layers = 4, width = 5, latencyM
   ]);
   const connection = await connectBus(bus.address);
   const client = blueChi(connection);
-  const limit = callLimit(DEFAULT_CALLS_IN_FLIGHT);
-  const stopAll = () => Promise.all([...layout.units.values()].map((unit) => limit(() => client.node(unit.node).runJob('stop', unit.unit))));
+  const stopAll = () => Promise.all([...layout.units.values()].map((unit) => client.node(unit.node).runJob('stop', unit.unit)));
   try {
     let plan: Plan | undefined;
     const walls: number[] = [];

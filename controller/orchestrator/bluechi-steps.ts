@@ -16,21 +16,12 @@ export interface BlueChiStepOptions {
   readonly offlineWaitMs?: number | undefined;
   /** Between looks at a unit whose job is still running after its node came back. */
   readonly settleMs?: number;
-  /**
-   * Most method calls awaiting their reply at once. dbus-daemon refuses more than
-   * max_replies_per_connection (128 on the system bus); jobs themselves are not limited, as their
-   * end is a signal, not a reply.
-   */
-  readonly callsInFlight?: number;
 }
-
-export const DEFAULT_CALLS_IN_FLIGHT = 64;
 
 const OFFLINE: StepOutcome = { result: 'offline' };
 
 export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChiStepOptions): StepEffects {
   const settleMs = options.settleMs ?? 100;
-  const limit = callLimit(options.callsInFlight ?? DEFAULT_CALLS_IN_FLIGHT);
   // Decoded once per signal for all waiting steps, not once per step.
   const jobEnds = client.jobRemoved$.pipe(share());
 
@@ -41,7 +32,7 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
       case 'stop': {
         // A node that disconnects drops its jobs without JobRemoved: stop waiting when it goes, or on interrupt.
         const ends = merge(jobEnds, failWhen(signal)) as ObservableType<JobEnd>;
-        const end = await awaitJob(ends, () => limit(() => node.submit(step.action as 'start' | 'stop', step.unit)), {
+        const end = await awaitJob(ends, () => node.submit(step.action as 'start' | 'stop', step.unit), {
           node: step.node,
           unit: step.unit,
           operation: step.action,
@@ -50,13 +41,13 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
         return { result: end.result, job: end.job };
       }
       case 'enable':
-        await limit(() => node.enableUnitFiles([step.unit]));
+        await node.enableUnitFiles([step.unit]);
         return { result: 'done' };
       case 'disable':
-        await limit(() => node.disableUnitFiles([step.unit]));
+        await node.disableUnitFiles([step.unit]);
         return { result: 'done' };
       case 'daemon-reload':
-        await limit(() => node.reload());
+        await node.reload();
         return { result: 'done' };
     }
   }
@@ -97,12 +88,12 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
       const node = client.node(step.node);
       try {
         if (step.action === 'enable' || step.action === 'disable') {
-          const state = await limit(() => node.getUnitFileState(step.unit));
+          const state = await node.getUnitFileState(step.unit);
           return (step.action === 'enable' ? needsEnable(state) : needsDisable(state)) ? 'needed' : 'done';
         }
         // A job still queued or running from before the disconnect: let it end rather than queue another.
         for (;;) {
-          const listed: UnitInfo[] = await limit(() => node.listUnits());
+          const listed: UnitInfo[] = await node.listUnits();
           const unit: UnitInfo | undefined = listed.find((candidate) => candidate.name === step.unit);
           const active = unit?.activeState ?? 'inactive';
           const queued = (unit?.jobType ?? '') !== '';
@@ -118,23 +109,6 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
         return 'offline';
       }
     },
-  };
-}
-
-/** Runs calls with at most `max` awaiting their reply; the rest queue in order. */
-export function callLimit(max: number): <T>(call: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: Array<() => void> = [];
-  return async (call) => {
-    if (active >= max) await new Promise<void>((resolve) => queue.push(resolve));
-    else active += 1;
-    try {
-      return await call();
-    } finally {
-      const next = queue.shift();
-      if (next) next();
-      else active -= 1;
-    }
   };
 }
 
