@@ -2,6 +2,7 @@
 // Kept free of dbus-next (type imports only), so qmctl commands using it start fast.
 import type { Bus } from '../bus/connection.ts';
 import { QmError } from '../errors.ts';
+import type { ErrorOrigin } from '../errors.ts';
 
 export const DAEMON_NAME = 'org.qm.Controller1';
 export const DAEMON_PATH = '/org/qm/Controller1';
@@ -12,16 +13,7 @@ export const DAEMON_FAILED = 'org.qm.Controller1.Error.Failed';
 export type DaemonMethod = 'Status' | 'Apply' | 'Reload';
 
 /** A QmError as JSON: code, message and where (file/line/column/field or node/unit). */
-export interface ErrorJson {
-  readonly code: string;
-  readonly message: string;
-  readonly file?: string;
-  readonly line?: number;
-  readonly column?: number;
-  readonly field?: string;
-  readonly node?: string;
-  readonly unit?: string;
-}
+export type ErrorJson = { readonly code: string; readonly message: string } & ErrorOrigin;
 
 export interface StepSummary {
   readonly id: string;

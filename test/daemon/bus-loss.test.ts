@@ -2,18 +2,14 @@
 // the vehicle on the new bus and converges it again.
 import test from 'ava';
 import { rm } from 'node:fs/promises';
-import { startDaemon } from '../../controller/daemon/daemon.ts';
-import { loadLayout } from '../../controller/layout/index.ts';
 import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { startStandin, type Standin } from '../standin/index.ts';
-import { layoutDir, until } from './harness.ts';
+import { layoutDir, startTestDaemon, until } from './harness.ts';
 
 test('after the bus restarts, the daemon reconnects and converges the vehicle again', async (t) => {
   const bus = await startPrivateBus();
   const standins: Standin[] = [];
   const dir = await layoutDir('nodes:\n  a:\n    units:\n      owned.service: {}\n');
-  const log: string[] = [];
-  const line = (level: string) => (message: string) => void log.push(`${level}: ${message}`);
   t.teardown(async () => {
     for (const standin of standins) await standin.stop().catch(() => undefined);
     await bus.stop();
@@ -21,16 +17,7 @@ test('after the bus restarts, the daemon reconnects and converges the vehicle ag
   });
   const nodes = [{ name: 'a', units: [{ name: 'owned.service' }] }];
   standins.push(await startStandin({ address: bus.address, nodes }));
-  const loaded = await loadLayout([dir]);
-  if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
-  const daemon = startDaemon({
-    busAddress: bus.address,
-    layout: loaded.layout,
-    layoutPaths: [dir],
-    log: { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') },
-    jobTimeoutMs: 10_000,
-    reconnect: { initialMs: 20, maxMs: 200 },
-  });
+  const { daemon, log } = await startTestDaemon(bus.address, dir);
   t.teardown(() => daemon.stop());
   await daemon.ready;
   await until('owned.service runs', () => standins[0]!.unitState('a', 'owned.service')?.activeState === 'active');

@@ -37,21 +37,27 @@ export async function startDaemonVehicle(t: ExecutionContext, nodes: readonly St
   cleanups.push(() => standin.stop());
   const dir = await layoutDir(layout);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const { daemon, log } = await startTestDaemon(bus.address, dir);
+  cleanups.push(() => daemon.stop());
+  await daemon.ready;
+  return { bus, standin, daemon, dir, log, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
+}
+
+/** qm-controller's loop in-process on `busAddress` with the layout in `dir`, quick to reconnect; its log kept. */
+export async function startTestDaemon(busAddress: string, dir: string): Promise<{ daemon: Daemon; log: string[] }> {
   const loaded = await loadLayout([dir]);
   if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
   const log: string[] = [];
   const line = (level: string) => (message: string) => void log.push(`${level}: ${message}`);
   const daemon = startDaemon({
-    busAddress: bus.address,
+    busAddress,
     layout: loaded.layout,
     layoutPaths: [dir],
     log: { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') },
     jobTimeoutMs: 10_000,
     reconnect: { initialMs: 20, maxMs: 200 },
   });
-  cleanups.push(() => daemon.stop());
-  await daemon.ready;
-  return { bus, standin, daemon, dir, log, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
+  return { daemon, log };
 }
 
 /** Polls `check` until it holds; fails the test with `what` after `timeoutMs`. */
