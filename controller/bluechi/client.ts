@@ -169,8 +169,9 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
   function lost(name: string, unit: string, operation: string): Observable<QmError> {
     const site = { node: name, unit };
     return merge(
-      nodeStatus$(name).pipe(
-        filter(({ status }) => status === 'offline'),
+      // One match rule for every node's status, shared by all waiting jobs, rather than one per node.
+      nodeStatus$().pipe(
+        filter(({ node, status }) => node === name && status === 'offline'),
         map(() => new QmError('node-offline', `node ${name} went offline during the ${operation} of ${unit}`, site)),
       ),
       controllerOwner$.pipe(
