@@ -31,26 +31,35 @@ pids+=($!)
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus"
 for _ in $(seq 50); do [ -S "$work/bus" ] && break; sleep 0.1; done
 
+units=()
+for unit in vehicle-gateway diagnostics infotainment media-indexer can-bridge climate seat-memory; do units+=(--unit "$unit.service"); done
 node --import tsx test/standin/main.ts --address "$DBUS_SYSTEM_BUS_ADDRESS" \
-  --node vehicle-front --node vehicle-rear --node qm.vehicle-front --node radio:offline \
-  --unit camera.service --unit infotainment.service --unit radio-tuner.service:failed --latency 50 \
+  --node ecu-main --node qm.ecu-main --node ecu-body --node radio:offline \
+  "${units[@]}" --unit radio-tuner.service:failed --latency 50 \
   > "$work/standin.out" 2> "$work/standin.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -qx ready "$work/standin.out" 2>/dev/null && break; sleep 0.1; done
 grep -qx ready "$work/standin.out" || { echo "the BlueChi stand-in did not start:" >&2; cat "$work/standin.err" >&2; exit 1; }
 
-qmctl() { echo; echo "\$ qmctl $*"; node dist/qmctl.mjs "$@"; }
+qmctl() { echo; echo "\$ qmctl $(printf '%q ' "$@")"; node dist/qmctl.mjs "$@"; }
 
+echo; echo "== An operator, over BlueChi =="
 qmctl list-nodes
-qmctl start vehicle-front,vehicle-rear,qm.vehicle-front camera.service infotainment.service
-qmctl status vehicle-front
-qmctl list-units --filter 'camera*'
-qmctl --json status qm.vehicle-front camera.service
-qmctl enable vehicle-rear camera.service
-qmctl is-enabled vehicle-rear camera.service
-qmctl stop vehicle-rear camera.service
+qmctl start ecu-main,ecu-body can-bridge.service diagnostics.service
+qmctl status ecu-main
+qmctl list-units --filter 'can-*'
+qmctl --json status ecu-body can-bridge.service
+qmctl enable ecu-body can-bridge.service
+qmctl is-enabled ecu-body can-bridge.service
+qmctl stop ecu-main,ecu-body can-bridge.service diagnostics.service
 qmctl start radio radio-tuner.service || echo "(exit $?: the radio node is offline)"
-qmctl start vehicle-front nosuch.service || echo "(exit $?: systemd on the node has no such unit)"
-qmctl start vehicle-front 'bad name' || echo "(exit $?: refused before any call)"
+qmctl start ecu-main nosuch.service || echo "(exit $?: systemd on the node has no such unit)"
+qmctl start ecu-main 'bad name' || echo "(exit $?: refused before any call)"
+
+echo; echo "== An integrator, with the example vehicle layout (examples/vehicle) =="
+qmctl layout check examples/vehicle
+qmctl plan examples/vehicle
+qmctl apply examples/vehicle
+qmctl plan examples/vehicle --detailed-exitcode && echo "(exit 0: the vehicle matches its layout)"
 echo
 echo "Demo done: every command above went over D-Bus to the BlueChi API on $DBUS_SYSTEM_BUS_ADDRESS."
