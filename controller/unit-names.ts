@@ -25,6 +25,8 @@ const validChars = /^[A-Za-z0-9:_.\\@-]+$/;
 export function unitNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'it is empty';
   if (name.length > UNIT_NAME_MAX) return `it is ${name.length} characters long (systemd allows ${UNIT_NAME_MAX})`;
+  const bad = [...name].find((ch) => !validChars.test(ch));
+  if (bad !== undefined) return `it contains ${JSON.stringify(bad)}, which systemd does not allow (use systemd-escape)`;
   const dot = name.lastIndexOf('.');
   const suffix = dot < 0 ? '' : name.slice(dot + 1);
   if (!(UNIT_TYPES as readonly string[]).includes(suffix)) {
@@ -32,10 +34,6 @@ export function unitNameProblem(name: string): string | undefined {
   }
   const stem = name.slice(0, dot);
   if (stem.length === 0) return 'its name before the type suffix is empty';
-  if (!validChars.test(stem)) {
-    const bad = [...stem].find((ch) => !validChars.test(ch));
-    return `it contains ${JSON.stringify(bad)}, which systemd does not allow (use systemd-escape)`;
-  }
   const at = stem.indexOf('@');
   if (at === 0) return 'its template prefix before "@" is empty';
   if (at >= 0 && stem.indexOf('@', at + 1) >= 0) return 'it contains more than one "@"';

@@ -26,6 +26,7 @@ test('unit names systemd would refuse are rejected before any call', (t) => {
   t.regex(unitNameProblem('qm.bogus')!, /no unit type suffix/);
   t.regex(unitNameProblem('.service')!, /empty/);
   t.regex(unitNameProblem('a b.service')!, /" "/);
+  t.regex(unitNameProblem('bad name')!, /contains " "/);
   t.regex(unitNameProblem(`${'a'.repeat(250)}.service`)!, /258 characters/);
   t.regex(unitNameProblem('@x.service')!, /template prefix/);
   const error = t.throws(() => parseUnitName('nope'), { instanceOf: QmError });
