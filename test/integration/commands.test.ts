@@ -131,3 +131,19 @@ test.serial('status -w follows node status changes', async (t) => {
     ['b', 'offline'],
   ]);
 });
+
+test.serial('on a terminal: colour and progress; not with NO_COLOR, --json or a pipe', async (t) => {
+  const args = ['--bus-address', target.address, 'start', 'node1,node2', unit];
+  const terminal = await qmctl(args, {}, true);
+  t.is(terminal.code, 0, terminal.stderr);
+  t.regex(terminal.stdout, /\u001b\[32mdone\u001b\[0m/);
+  t.regex(terminal.stderr, /start: 2\/2 jobs finished/);
+  for (const [env, extra] of [[{ NO_COLOR: '1' }, []], [{}, ['--json']]] as const) {
+    const plain = await qmctl([...args, ...extra], env, true);
+    t.notRegex(plain.stdout, /\u001b\[/);
+    t.is(plain.stderr, '');
+  }
+  const piped = await qmctl(args);
+  t.notRegex(piped.stdout + piped.stderr, /\u001b\[|jobs finished/);
+  await run('stop', 'node1,node2', unit);
+});

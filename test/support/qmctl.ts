@@ -10,8 +10,9 @@ export interface QmctlResult {
   readonly stderr: string;
 }
 
-export async function qmctl(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<QmctlResult> {
-  const stdout = new PassThrough();
+/** Runs qmctl in this process; `tty` makes its stdout look like a terminal, as a person's would. */
+export async function qmctl(args: readonly string[], env: NodeJS.ProcessEnv = {}, tty = false): Promise<QmctlResult> {
+  const stdout = Object.assign(new PassThrough(), { isTTY: tty });
   const stderr = new PassThrough();
   let out = '';
   let err = '';
