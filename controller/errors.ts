@@ -71,14 +71,18 @@ export class QmError extends Error {
 
   /** `file:line:column: ` for config errors, empty otherwise. */
   get position(): string {
-    const { file, line, column } = this.origin;
-    if (file === undefined) return '';
-    return [file, line, column].filter((part) => part !== undefined).join(':') + ': ';
+    return positionOf(this.origin);
   }
 
   toJSON(): Record<string, unknown> {
     return { code: this.code, message: this.message, ...this.origin };
   }
+}
+
+/** `file:line:column: ` of an origin that names a file, empty otherwise. */
+export function positionOf({ file, line, column }: ErrorOrigin): string {
+  if (file === undefined) return '';
+  return [file, line, column].filter((part) => part !== undefined).join(':') + ': ';
 }
 
 export function isQmError(error: unknown): error is QmError {
