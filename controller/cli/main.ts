@@ -100,8 +100,7 @@ function splitCommand(argv: readonly string[]): string[] {
   while (args.length > 0 && args[0]!.startsWith('-') && !['-h', '--help', '--version'].includes(args[0]!)) {
     const option = args.shift()!;
     before.push(option);
-    const key = option.replace(/^--?/, '').split('=')[0]!;
-    if (globalOptions[key]?.type === 'string' && !option.includes('=') && args.length > 0) before.push(args.shift()!);
+    if (takesNextValue(option, globalOptions) && args.length > 0) before.push(args.shift()!);
   }
   const [name, ...rest] = args;
   return name === undefined ? [] : [name, ...before, ...rest];
@@ -114,15 +113,21 @@ function splitPassthrough(args: readonly string[], options: OptionSpec, own: num
     const arg = args[i]!;
     if (arg === '--') return [[...args], []];
     if (arg.startsWith('-') && arg.length > 1) {
-      const key = arg.replace(/^--?/, '').split('=')[0]!;
-      const spec = options[key] ?? Object.values(options).find((option) => option.short === key);
-      if (spec?.type === 'string' && !arg.includes('=')) i++;
+      if (takesNextValue(arg, options)) i++;
       continue;
     }
     if (positionals === own) return [args.slice(0, i), args.slice(i)];
     positionals++;
   }
   return [[...args], []];
+}
+
+/** Whether `arg` is a string option (long or short) whose value is the next argument, not `--key=value`. */
+function takesNextValue(arg: string, options: OptionSpec): boolean {
+  if (arg.includes('=')) return false;
+  const key = arg.replace(/^--?/, '');
+  const spec = options[key] ?? Object.values(options).find((option) => option.short === key);
+  return spec?.type === 'string';
 }
 
 function arity(min: number, max: number | undefined): string {
