@@ -10,24 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { connectBus } from '../controller/bus/connection.ts';
 import { daemonRunning } from '../controller/daemon/api.ts';
 import { startStandin } from '../test/standin/index.ts';
-import { startDaemon } from '../controller/daemon/daemon.ts';
-import { loadLayout } from '../controller/layout/index.ts';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
-import { layoutDir } from '../test/daemon/harness.ts';
+import { layoutDir, startTestDaemon, until } from '../test/daemon/harness.ts';
 
 const BIN = fileURLToPath(new URL('../dist/qm-controller.mjs', import.meta.url));
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await check()) return;
-    await delay(20);
-  }
-  throw new Error(`timed out waiting until ${what}`);
 }
 
 export async function daemonMemory(total = 10_000, warmUp = 1_000): Promise<void> {
@@ -37,8 +27,8 @@ export async function daemonMemory(total = 10_000, warmUp = 1_000): Promise<void
   const child = spawn(process.execPath, [BIN, '--layout', dir, '--bus-address', bus.address, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const probe = await connectBus(bus.address);
   try {
-    await waitFor(() => daemonRunning(probe), 'qm-controller owns its name');
-    await waitFor(() => standin.unitState('a', 'owned.service')?.activeState === 'active', 'the layout is applied');
+    await until('qm-controller owns its name', () => daemonRunning(probe));
+    await until('the layout is applied', () => standin.unitState('a', 'owned.service')?.activeState === 'active');
     let warm = 0;
     for (let flip = 1; flip <= total; flip++) {
       standin.setUnitState('a', 'noise.service', flip % 2 ? 'active' : 'inactive', flip % 2 ? 'running' : 'dead');
@@ -52,7 +42,7 @@ export async function daemonMemory(total = 10_000, warmUp = 1_000): Promise<void
     const end = await rssKb(child.pid!);
     // Still listening after all that: drift of its own unit is repaired.
     standin.setUnitState('a', 'owned.service', 'failed', 'failed');
-    await waitFor(() => standin.unitState('a', 'owned.service')?.activeState === 'active', 'the daemon repairs owned.service after the flood');
+    await until('the daemon repairs owned.service after the flood', () => standin.unitState('a', 'owned.service')?.activeState === 'active');
     console.log(
       `daemon-memory: VmRSS after ${total} unit state signals ${(end / 1024).toFixed(1)} MiB / after ${warmUp} (warm-up) ${(warm / 1024).toFixed(1)} MiB = ${(end / warm).toFixed(2)} (target ≈1.0, no growth)`,
     );
@@ -72,17 +62,8 @@ export async function daemonHeap(total = 10_000, warmUp = 1_000): Promise<void> 
   const bus = await startPrivateBus();
   const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'owned.service' }, { name: 'noise.service' }] }] });
   const dir = await layoutDir('nodes:\n  a:\n    units:\n      owned.service: {}\n');
-  const loaded = await loadLayout([dir]);
-  if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
   const quiet = () => undefined;
-  const daemon = startDaemon({
-    busAddress: bus.address,
-    layout: loaded.layout,
-    layoutPaths: [dir],
-    log: { error: (message: string) => console.error(message), warn: quiet, info: quiet, debug: quiet },
-    jobTimeoutMs: 10_000,
-    reconnect: { initialMs: 20, maxMs: 200 },
-  });
+  const { daemon } = await startTestDaemon(bus.address, dir, { error: (message: string) => console.error(message), warn: quiet, info: quiet, debug: quiet });
   const liveHeap = async () => {
     await delay(300);
     gc();
@@ -91,7 +72,7 @@ export async function daemonHeap(total = 10_000, warmUp = 1_000): Promise<void> 
   };
   try {
     await daemon.ready;
-    await waitFor(() => standin.unitState('a', 'owned.service')?.activeState === 'active', 'the layout is applied');
+    await until('the layout is applied', () => standin.unitState('a', 'owned.service')?.activeState === 'active');
     let warm = 0;
     for (let flip = 1; flip <= total; flip++) {
       standin.setUnitState('a', 'noise.service', flip % 2 ? 'active' : 'inactive', flip % 2 ? 'running' : 'dead');

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startDaemon, type Daemon } from '../../controller/daemon/daemon.ts';
+import { startDaemon, type Daemon, type DaemonLog } from '../../controller/daemon/daemon.ts';
 import { loadLayout } from '../../controller/layout/index.ts';
 import { startPrivateBus, type PrivateBus } from '../support/dbus-daemon.ts';
 import { startStandin, type Standin, type StandinNodeOptions } from '../standin/index.ts';
@@ -43,8 +43,11 @@ export async function startDaemonVehicle(t: ExecutionContext, nodes: readonly St
   return { bus, standin, daemon, dir, log, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
 }
 
-/** qm-controller's loop in-process on `busAddress` with the layout in `dir`, quick to reconnect; its log kept. */
-export async function startTestDaemon(busAddress: string, dir: string): Promise<{ daemon: Daemon; log: string[] }> {
+/**
+ * qm-controller's loop in-process on `busAddress` with the layout in `dir`, quick to reconnect. Its log is
+ * kept as `level: message` lines, or goes to `sink` (a bench that must not grow a log in memory).
+ */
+export async function startTestDaemon(busAddress: string, dir: string, sink?: DaemonLog): Promise<{ daemon: Daemon; log: string[] }> {
   const loaded = await loadLayout([dir]);
   if (!loaded.ok) throw new Error(loaded.errors.map((error) => error.message).join('\n'));
   const log: string[] = [];
@@ -53,7 +56,7 @@ export async function startTestDaemon(busAddress: string, dir: string): Promise<
     busAddress,
     layout: loaded.layout,
     layoutPaths: [dir],
-    log: { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') },
+    log: sink ?? { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') },
     jobTimeoutMs: 10_000,
     reconnect: { initialMs: 20, maxMs: 200 },
   });
