@@ -1,7 +1,8 @@
 // The qmctl commands, one module each, loaded only when run so start-up stays fast.
 import type { Command } from './command.ts';
 
-const loaders: Record<string, () => Promise<{ default: Command }>> = {
+// A Map, not an object: a verb such as `__proto__` or `toString` must not find Object.prototype's members.
+const loaders = new Map<string, () => Promise<{ default: Command }>>(Object.entries({
   'list-nodes': () => import('./commands/list-nodes.ts'),
   'list-units': () => import('./commands/list-units.ts'),
   'list-unit-files': () => import('./commands/list-unit-files.ts'),
@@ -33,11 +34,11 @@ const loaders: Record<string, () => Promise<{ default: Command }>> = {
   exec: () => import('./commands/exec.ts'),
   execin: () => import('./commands/execin.ts'),
   cp: () => import('./commands/cp.ts'),
-};
+}));
 
-export const commandNames = Object.keys(loaders);
+export const commandNames = [...loaders.keys()];
 
 export async function loadCommand(name: string): Promise<Command | undefined> {
-  const load = loaders[name];
+  const load = loaders.get(name);
   return load ? (await load()).default : undefined;
 }

@@ -27,6 +27,14 @@ test('unknown commands and options exit 2 with the usage', async (t) => {
   t.regex(result.stderr, /Unknown option '--bogus'[\s\S]*Usage: qmctl start/);
 });
 
+test('names of Object.prototype members are unknown commands, not a crash', async (t) => {
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    const result = await qmctl([name]);
+    t.is(result.code, 2, name);
+    t.is(result.stderr, `qmctl: unknown command ${JSON.stringify(name)}; 'qmctl --help' lists the commands\n`, name);
+  }
+});
+
 test('wrong argument counts exit 2', async (t) => {
   const result = await qmctl(['is-enabled', 'node1']);
   t.is(result.code, 2);
