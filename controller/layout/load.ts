@@ -31,36 +31,61 @@ export function readLayout(sources: readonly LayoutSource[]): Validated {
 /**
  * The files a layout argument stands for, in merge order: a file `dir/NAME.yaml` and then its drop-ins
  * `dir/NAME.d/*.yaml` in lexical order; a directory stands for `DIR/layout.yaml` and `DIR/layout.d/`.
+ * Only a missing drop-in directory means none: one that cannot be read (a file, no permission) is an
+ * error naming it, or an integrator's overrides would silently not apply.
  */
-export async function layoutFiles(paths: readonly string[]): Promise<string[]> {
+export async function layoutFiles(paths: readonly string[]): Promise<{ files: string[]; errors: QmError[] }> {
   const files: string[] = [];
+  const errors: QmError[] = [];
   for (const path of paths) {
-    const isDirectory = await stat(path).then(
-      (info) => info.isDirectory(),
-      () => false,
-    );
+    let isDirectory = false;
+    try {
+      isDirectory = (await stat(path)).isDirectory();
+    } catch (error) {
+      // A missing path is reported when it is read, as "no such file".
+      if (!isMissing(error)) {
+        errors.push(unreadable('the layout', path, error));
+        continue;
+      }
+    }
     const main = isDirectory ? join(path, 'layout.yaml') : path;
     const dropIns = join(dirname(main), `${basename(main, extname(main))}.d`);
     files.push(main);
-    const entries = await readdir(dropIns).catch(() => [] as string[]);
-    files.push(...entries.filter((name) => name.endsWith('.yaml')).sort().map((name) => join(dropIns, name)));
+    try {
+      const entries = await readdir(dropIns);
+      files.push(...entries.filter((name) => name.endsWith('.yaml')).sort().map((name) => join(dropIns, name)));
+    } catch (error) {
+      if (!isMissing(error)) errors.push(unreadable('the layout drop-ins', dropIns, error));
+    }
   }
-  return files;
+  return { files, errors };
 }
 
 /** Reads the layout named by `paths` (default /etc/qm/layout.yaml and its layout.d/). */
 export async function loadLayout(paths: readonly string[] = [DEFAULT_LAYOUT]): Promise<Validated> {
-  const files = await layoutFiles(paths.length > 0 ? paths : [DEFAULT_LAYOUT]);
+  const { files, errors } = await layoutFiles(paths.length > 0 ? paths : [DEFAULT_LAYOUT]);
   const sources: LayoutSource[] = [];
-  const errors: QmError[] = [];
   for (const file of files) {
     try {
       sources.push({ file, text: await readFile(file, 'utf8') });
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-      errors.push(new QmError('config', `cannot read the layout: ${reason}`, { file }, { cause: error }));
+      errors.push(unreadable('the layout', file, error));
     }
   }
   if (errors.length > 0) return { ok: false, errors };
   return readLayout(sources);
+}
+
+const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'ENOENT';
+
+const REASONS = new Map([
+  ['ENOENT', 'no such file'],
+  ['ENOTDIR', 'not a directory'],
+  ['EACCES', 'permission denied'],
+  ['EISDIR', 'a directory'],
+]);
+
+function unreadable(what: string, file: string, error: unknown): QmError {
+  const reason = REASONS.get((error as NodeJS.ErrnoException).code ?? '') ?? (error as Error).message;
+  return new QmError('config', `cannot read ${what}: ${reason}`, { file }, { cause: error });
 }

@@ -1,7 +1,9 @@
 // The layout: parse, merge drop-ins, validate — every error at once, with file:line:column and field.
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readLayout, loadLayout, layoutFiles, parseDuration, findCycles, LAYOUT_KEYS, type Layout } from '../../controller/layout/index.ts';
 import type { QmError } from '../../controller/errors.ts';
 
@@ -174,8 +176,9 @@ test('findCycles on a long chain does not overflow and finds the closing edge', 
 const example = fileURLToPath(new URL('../../examples/vehicle/', import.meta.url));
 
 test('the example vehicle: layout.yaml then layout.d/ in lexical order', async (t) => {
-  t.deepEqual(await layoutFiles([example]), [`${example}layout.yaml`, `${example}layout.d/50-integrator.yaml`]);
-  t.deepEqual(await layoutFiles([`${example}layout.yaml`]), [`${example}layout.yaml`, `${example}layout.d/50-integrator.yaml`]);
+  const files = { files: [`${example}layout.yaml`, `${example}layout.d/50-integrator.yaml`], errors: [] };
+  t.deepEqual(await layoutFiles([example]), files);
+  t.deepEqual(await layoutFiles([`${example}layout.yaml`]), files);
   const parsed = ok(await loadLayout([example]));
   t.is(parsed.units.get('ecu-main/diagnostics.service' as never)!.state, 'running');
   t.deepEqual([...parsed.units.keys()], [
@@ -193,6 +196,35 @@ test('a missing file is a config error naming it', async (t) => {
   const result = await loadLayout(['/nonexistent/layout.yaml']);
   t.false(result.ok);
   if (!result.ok) t.is(`${result.errors[0]!.position}${result.errors[0]!.message}`, '/nonexistent/layout.yaml: cannot read the layout: no such file');
+});
+
+test('drop-ins that cannot be read are errors naming the path, not "no drop-ins"; only a missing layout.d means none', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'qm-layout-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a: {}\n');
+  t.true((await loadLayout([dir])).ok, 'no layout.d at all: no drop-ins');
+
+  // layout.d a regular file: readdir fails ENOTDIR.
+  await writeFile(join(dir, 'layout.d'), 'units: {}\n');
+  const notDirectory = await loadLayout([dir]);
+  t.false(notDirectory.ok);
+  if (!notDirectory.ok) {
+    t.like(notDirectory.errors[0]!, { code: 'config', origin: { file: join(dir, 'layout.d') } });
+    t.is(notDirectory.errors[0]!.message, 'cannot read the layout drop-ins: not a directory');
+  }
+
+  // layout.d a symlink whose path runs through a file.
+  await rm(join(dir, 'layout.d'));
+  await writeFile(join(dir, 'plain'), '');
+  await symlink(join(dir, 'plain', 'inner'), join(dir, 'layout.d'));
+  const through = await loadLayout([join(dir, 'layout.yaml')]);
+  t.false(through.ok);
+  if (!through.ok) t.is(`${through.errors[0]!.position}${through.errors[0]!.message}`, `${join(dir, 'layout.d')}: cannot read the layout drop-ins: not a directory`);
+
+  // A layout argument whose path runs through a file: stat fails ENOTDIR, named as such.
+  const argument = await loadLayout([join(dir, 'plain', 'layout.yaml')]);
+  t.false(argument.ok);
+  if (!argument.ok) t.is(`${argument.errors[0]!.position}${argument.errors[0]!.message}`, `${join(dir, 'plain', 'layout.yaml')}: cannot read the layout: not a directory`);
 });
 
 test('the JSON Schema knows exactly the keys the validator knows', async (t) => {
