@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'timeout'
   | 'job-failed'
   | 'bus-error'
+  | 'contract'
   | 'config'
   | 'io';
 
@@ -50,6 +51,7 @@ const exitCodes: Record<ErrorCode, ExitCode> = {
   timeout: ExitCode.jobFailed,
   'job-failed': ExitCode.jobFailed,
   'bus-error': ExitCode.jobFailed,
+  contract: ExitCode.jobFailed,
   config: ExitCode.usage,
   io: ExitCode.jobFailed,
 };

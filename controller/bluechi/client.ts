@@ -1,8 +1,10 @@
 // A typed client of BlueChi's public API: the controller, its nodes, jobs and monitors.
 import type { Variant } from 'dbus-next';
-import { filter, map, merge, Observable, share } from 'rxjs';
+import { filter, map, merge, Observable, share, skip, type Subscription } from 'rxjs';
 import { QmError } from '../errors.ts';
-import type { Bus, Signal } from '../bus/connection.ts';
+import { deferred, live, type Bus, type LiveStream, type MatchRule, type Signal } from '../bus/connection.ts';
+import { callMember, PropertiesInterface, type Body, type InterfaceSpec } from '../bus/signature.ts';
+import { ControllerInterface, JobInterface, MonitorInterface, NodeInterface } from './contract.ts';
 import { asJobResult, awaitJob, type JobEnd } from '../bus/jobs.ts';
 import {
   BUS_NAME,
@@ -22,7 +24,6 @@ import {
   type UnitFileChange,
   type UnitFileInfo,
   type UnitInfo,
-  type UnitTuple,
 } from './api.ts';
 import { describeBusError, type CallSite } from './errors.ts';
 import { labelOf } from '../bus/path-label.ts';
@@ -78,12 +79,12 @@ export type MonitorEvent =
   | { readonly kind: 'UnitRemoved'; readonly node: string; readonly unit: string; readonly reason: string }
   | { readonly kind: 'PeerRemoved'; readonly reason: string };
 
-const methods: Record<UnitOperation, string> = {
+const methods = {
   start: 'StartUnit',
   stop: 'StopUnit',
   restart: 'RestartUnit',
   reload: 'ReloadUnit',
-};
+} as const satisfies Record<UnitOperation, keyof typeof NodeInterface.methods>;
 
 export interface BlueChiOptions {
   readonly jobTimeoutMs?: number;
@@ -96,73 +97,86 @@ export type BlueChiMonitor = Awaited<ReturnType<BlueChi['createMonitor']>>;
 export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
   const jobTimeoutMs = options.jobTimeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
 
-  async function invoke(path: string, iface: string, member: string, site: CallSite, signature = '', body: unknown[] = []) {
+  /** A call to BlueChi as its contract declares it; bus errors become QmErrors naming the node and unit. */
+  async function invoke<Spec extends InterfaceSpec, Member extends keyof Spec['methods'] & string>(
+    path: string,
+    spec: Spec,
+    member: Member,
+    site: CallSite,
+    body: Body<Spec['methods'][Member]['in']>,
+  ): Promise<Body<Spec['methods'][Member]['out']>> {
     try {
-      return await bus.call({ destination: BUS_NAME, path, interface: iface, member, signature, body });
+      return (await callMember<InterfaceSpec, string>(bus, BUS_NAME, path, spec, member, body as never)) as never;
     } catch (error) {
       throw describeBusError(error, { ...site, address: bus.address });
     }
   }
 
-  const controllerCall = (member: string, signature?: string, body?: unknown[]) =>
-    invoke(CONTROLLER_PATH, CONTROLLER_IFACE, member, {}, signature, body);
+  /** Signals from whoever owns org.eclipse.bluechi now, and from no one else. */
+  const fromController = (rule: Omit<MatchRule, 'sender'>) => bus.signals({ sender: BUS_NAME, ...rule });
 
-  const jobNew$: Observable<JobNew> = bus
-    .signals({ path: CONTROLLER_PATH, interface: CONTROLLER_IFACE, member: 'JobNew' })
-    .pipe(map(({ body: [id, job] }) => ({ id: id as number, job: job as string })));
+  const controllerSignals = (member: keyof typeof ControllerInterface.signals) =>
+    fromController({ path: CONTROLLER_PATH, interface: CONTROLLER_IFACE, member, signatures: ControllerInterface.signals });
 
-  const jobRemoved$: Observable<JobEnd & { node: string }> = bus
-    .signals({ path: CONTROLLER_PATH, interface: CONTROLLER_IFACE, member: 'JobRemoved' })
-    .pipe(
-      map(({ body: [id, job, node, unit, result] }) => ({
-        id: id as number,
-        job: job as string,
-        node: node as string,
-        unit: unit as string,
-        result: asJobResult(result as string),
-      })),
+  const jobNewSignals = controllerSignals('JobNew');
+  const jobNew$: LiveStream<JobNew> = live(
+    jobNewSignals,
+    jobNewSignals.pipe(map(({ body }) => body as Body<typeof ControllerInterface.signals.JobNew>)).pipe(map(([id, job]) => ({ id, job }))),
+  );
+
+  const jobRemovedSignals = controllerSignals('JobRemoved');
+  const jobRemoved$: LiveStream<JobEnd & { node: string }> = live(
+    jobRemovedSignals,
+    jobRemovedSignals.pipe(
+      map(({ body }) => body as Body<typeof ControllerInterface.signals.JobRemoved>),
+      map(([id, job, node, unit, result]) => ({ id, job, node, unit, result: asJobResult(result) })),
+    ),
+  );
+
+  const propertyChanges = (path: string | undefined, iface: string): LiveStream<{ path: string; changed: Properties }> => {
+    const signals = fromController({
+      ...(path === undefined ? { pathNamespace: NODE_PATH_PREFIX } : { path }),
+      interface: PROPERTIES_IFACE,
+      member: 'PropertiesChanged',
+      arg0: iface,
+      signatures: PropertiesInterface.signals,
+    });
+    return live(
+      signals,
+      signals.pipe(
+        map(({ path: from, body }) => ({ path: from, changed: (body as Body<typeof PropertiesInterface.signals.PropertiesChanged>)[1] })),
+      ),
     );
-
-  const propertyChanges = (path: string | undefined, iface: string): Observable<{ path: string; changed: Properties }> =>
-    bus
-      .signals({
-        ...(path === undefined ? { pathNamespace: NODE_PATH_PREFIX } : { path }),
-        interface: PROPERTIES_IFACE,
-        member: 'PropertiesChanged',
-        arg0: iface,
-      })
-      .pipe(map((signal: Signal) => ({ path: signal.path, changed: signal.body[1] as Properties })));
+  };
 
   /** Status of every node (or one), as the controller announces connects and disconnects. */
-  function nodeStatus$(name?: string): Observable<NodeStatusChange> {
-    return propertyChanges(name === undefined ? undefined : nodePath(name), NODE_IFACE).pipe(
-      filter(({ changed }) => changed.Status !== undefined),
-      map(({ path, changed }) => ({ node: name ?? labelOf(path), status: changed.Status!.value as string })),
+  function nodeStatus$(name?: string): LiveStream<NodeStatusChange> {
+    const changes = propertyChanges(name === undefined ? undefined : nodePath(name), NODE_IFACE);
+    return live(
+      changes,
+      changes.pipe(
+        filter(({ changed }) => changed.Status !== undefined),
+        map(({ path, changed }) => ({ node: name ?? labelOf(path), status: String(changed.Status!.value) })),
+      ),
     );
   }
 
-  const controllerStatus$: Observable<ControllerStatus> = propertyChanges(CONTROLLER_PATH, CONTROLLER_IFACE).pipe(
-    filter(({ changed }) => changed.Status !== undefined),
-    map(({ changed }) => changed.Status!.value as ControllerStatus),
+  const controllerChanges = propertyChanges(CONTROLLER_PATH, CONTROLLER_IFACE);
+  const controllerStatus$: LiveStream<ControllerStatus> = live(
+    controllerChanges,
+    controllerChanges.pipe(
+      filter(({ changed }) => changed.Status !== undefined),
+      map(({ changed }) => String(changed.Status!.value) as ControllerStatus),
+    ),
   );
 
-  /** NameOwnerChanged for org.eclipse.bluechi: the controller arriving (owner) or leaving (''). */
-  const controllerOwner$: Observable<string> = bus
-    .signals({
-      sender: 'org.freedesktop.DBus',
-      path: '/org/freedesktop/DBus',
-      interface: 'org.freedesktop.DBus',
-      member: 'NameOwnerChanged',
-      arg0: BUS_NAME,
-    })
-    .pipe(
-      map(({ body }) => body[2] as string),
-      share(),
-    );
+  /** The controller arriving (its unique name) or leaving (''): changes only, followed by the bus daemon. */
+  const owner = bus.owner(BUS_NAME);
+  const controllerOwner$: LiveStream<string> = live(owner, owner.pipe(skip(1), share()));
 
-  async function getControllerProperty(name: string): Promise<unknown> {
-    const [value] = await invoke(CONTROLLER_PATH, PROPERTIES_IFACE, 'Get', {}, 'ss', [CONTROLLER_IFACE, name]);
-    return (value as Variant).value;
+  async function getControllerProperty(name: keyof typeof ControllerInterface.properties): Promise<string> {
+    const [value] = await invoke(CONTROLLER_PATH, PropertiesInterface, 'Get', {}, [CONTROLLER_IFACE, name]);
+    return String(value.value);
   }
 
   /** BlueChi drops a node's jobs without JobRemoved when it disconnects: end the wait instead of timing out. */
@@ -175,7 +189,7 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
         map(() => new QmError('node-offline', `node ${name} went offline during the ${operation} of ${unit}`, site)),
       ),
       controllerOwner$.pipe(
-        filter((owner) => owner === ''),
+        filter((current) => current === ''),
         map(() => new QmError('unreachable', `the BlueChi controller left the bus during the ${operation} of ${unit} on node ${name}`, site)),
       ),
     );
@@ -183,12 +197,15 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
 
   function node(name: string) {
     const path = nodePath(name);
-    const call = (member: string, unit: string | undefined, signature?: string, body?: unknown[]) =>
-      invoke(path, NODE_IFACE, member, { node: name, unit }, signature, body);
+    const call = <Member extends keyof typeof NodeInterface.methods & string>(
+      member: Member,
+      unit: string | undefined,
+      body: Body<(typeof NodeInterface.methods)[Member]['in']>,
+    ) => invoke(path, NodeInterface, member, { node: name, unit }, body);
 
     async function submit(operation: UnitOperation, unit: string, mode: JobMode = 'replace'): Promise<string> {
-      const [job] = await call(methods[operation], unit, 'ss', [unit, mode]);
-      return job as string;
+      const [job] = await call(methods[operation], unit, [unit, mode]);
+      return job;
     }
 
     return {
@@ -201,65 +218,61 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
       },
       /** Submits a unit job without waiting: resolves with the job's object path. */
       submit,
-      async startTransientUnit(unit: string, mode: JobMode, properties: Array<[string, unknown]>, aux: unknown[] = []) {
-        const [job] = await call('StartTransientUnit', unit, 'ssa(sv)a(sa(sv))', [unit, mode, properties, aux]);
-        return job as string;
+      async startTransientUnit(unit: string, mode: JobMode, properties: Array<[string, Variant]>, aux: Array<[string, Array<[string, Variant]>]> = []) {
+        const [job] = await call('StartTransientUnit', unit, [unit, mode, properties, aux]);
+        return job;
       },
-      freezeUnit: (unit: string) => call('FreezeUnit', unit, 's', [unit]).then(() => undefined),
-      thawUnit: (unit: string) => call('ThawUnit', unit, 's', [unit]).then(() => undefined),
-      killUnit: (unit: string, whom: string, signal: number) => call('KillUnit', unit, 'ssi', [unit, whom, signal]).then(() => undefined),
+      freezeUnit: (unit: string) => call('FreezeUnit', unit, [unit]).then(() => undefined),
+      thawUnit: (unit: string) => call('ThawUnit', unit, [unit]).then(() => undefined),
+      killUnit: (unit: string, whom: string, signal: number) => call('KillUnit', unit, [unit, whom, signal]).then(() => undefined),
       async getUnitProperties(unit: string, iface = 'org.freedesktop.systemd1.Unit'): Promise<Properties> {
-        const [properties] = await call('GetUnitProperties', unit, 'ss', [unit, iface]);
-        return properties as Properties;
+        const [properties] = await call('GetUnitProperties', unit, [unit, iface]);
+        return properties;
       },
       async getUnitProperty(unit: string, iface: string, property: string): Promise<unknown> {
-        const [value] = await call('GetUnitProperty', unit, 'sss', [unit, iface, property]);
-        return (value as Variant).value;
+        const [value] = await call('GetUnitProperty', unit, [unit, iface, property]);
+        return value.value;
       },
-      setUnitProperties: (unit: string, runtime: boolean, values: Array<[string, unknown]>) =>
-        call('SetUnitProperties', unit, 'sba(sv)', [unit, runtime, values]).then(() => undefined),
+      setUnitProperties: (unit: string, runtime: boolean, values: Array<[string, Variant]>) =>
+        call('SetUnitProperties', unit, [unit, runtime, values]).then(() => undefined),
       async enableUnitFiles(files: string[], runtime = false, force = false) {
-        const [carriesInstallInfo, changes] = await call('EnableUnitFiles', files.join(' '), 'asbb', [files, runtime, force]);
-        return {
-          carriesInstallInfo: carriesInstallInfo as boolean,
-          changes: (changes as Array<[string, string, string]>).map(unitFileChange),
-        };
+        const [carriesInstallInfo, changes] = await call('EnableUnitFiles', files.join(' '), [files, runtime, force]);
+        return { carriesInstallInfo, changes: changes.map(unitFileChange) };
       },
       async disableUnitFiles(files: string[], runtime = false): Promise<UnitFileChange[]> {
-        const [changes] = await call('DisableUnitFiles', files.join(' '), 'asb', [files, runtime]);
-        return (changes as Array<[string, string, string]>).map(unitFileChange);
+        const [changes] = await call('DisableUnitFiles', files.join(' '), [files, runtime]);
+        return changes.map(unitFileChange);
       },
       async listUnits(): Promise<UnitInfo[]> {
-        const [units] = await call('ListUnits', undefined);
-        return (units as UnitTuple[]).map(unitInfo);
+        const [units] = await call('ListUnits', undefined, []);
+        return units.map(unitInfo);
       },
       async listUnitFiles(): Promise<UnitFileInfo[]> {
-        const [files] = await call('ListUnitFiles', undefined);
-        return (files as Array<[string, string]>).map(([filePath, state]) => ({ path: filePath, state }));
+        const [files] = await call('ListUnitFiles', undefined, []);
+        return files.map(([filePath, state]) => ({ path: filePath, state }));
       },
       async getUnitFileState(file: string): Promise<string> {
-        const [state] = await call('GetUnitFileState', file, 's', [file]);
-        return state as string;
+        const [state] = await call('GetUnitFileState', file, [file]);
+        return state;
       },
-      reload: () => call('Reload', undefined).then(() => undefined),
-      resetFailed: () => call('ResetFailed', undefined).then(() => undefined),
-      resetFailedUnit: (unit: string) => call('ResetFailedUnit', unit, 's', [unit]).then(() => undefined),
-      setLogLevel: (level: string) => call('SetLogLevel', undefined, 's', [level]).then(() => undefined),
+      reload: () => call('Reload', undefined, []).then(() => undefined),
+      resetFailed: () => call('ResetFailed', undefined, []).then(() => undefined),
+      resetFailedUnit: (unit: string) => call('ResetFailedUnit', unit, [unit]).then(() => undefined),
+      setLogLevel: (level: string) => call('SetLogLevel', undefined, [level]).then(() => undefined),
       async getDefaultTarget(): Promise<string> {
-        const [target] = await call('GetDefaultTarget', undefined);
-        return target as string;
+        const [target] = await call('GetDefaultTarget', undefined, []);
+        return target;
       },
       async setDefaultTarget(target: string, force = false): Promise<UnitFileChange[]> {
-        const [changes] = await call('SetDefaultTarget', target, 'sb', [target, force]);
-        return (changes as Array<[string, string, string]>).map(unitFileChange);
+        const [changes] = await call('SetDefaultTarget', target, [target, force]);
+        return changes.map(unitFileChange);
       },
       async properties(): Promise<NodeProperties> {
-        const [all] = await invoke(path, PROPERTIES_IFACE, 'GetAll', { node: name }, 's', [NODE_IFACE]);
-        const values = all as Properties;
+        const [values] = await invoke(path, PropertiesInterface, 'GetAll', { node: name }, [NODE_IFACE]);
         return {
-          name: (values.Name?.value as string) ?? name,
-          status: (values.Status?.value as string) ?? 'offline',
-          peerIp: (values.PeerIp?.value as string) ?? '',
+          name: values.Name === undefined ? name : String(values.Name.value),
+          status: values.Status === undefined ? 'offline' : String(values.Status.value),
+          peerIp: values.PeerIp === undefined ? '' : String(values.PeerIp.value),
           lastSeenTimestamp: BigInt((values.LastSeenTimestamp?.value as bigint | number | undefined) ?? 0),
           lastSeenTimestampMonotonic: BigInt((values.LastSeenTimestampMonotonic?.value as bigint | number | undefined) ?? 0),
         };
@@ -271,100 +284,105 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
   function job(path: string) {
     return {
       path,
-      cancel: () => invoke(path, JOB_IFACE, 'Cancel', {}).then(() => undefined),
+      cancel: () => invoke(path, JobInterface, 'Cancel', {}, []).then(() => undefined),
       async properties(): Promise<JobProperties> {
-        const [all] = await invoke(path, PROPERTIES_IFACE, 'GetAll', {}, 's', [JOB_IFACE]);
-        const values = all as Properties;
+        const [values] = await invoke(path, PropertiesInterface, 'GetAll', {}, [JOB_IFACE]);
         return {
-          id: values.Id?.value as number,
-          node: values.Node?.value as string,
-          unit: values.Unit?.value as string,
-          jobType: values.JobType?.value as string,
-          state: values.State?.value as string,
+          id: Number(values.Id?.value),
+          node: String(values.Node?.value ?? ''),
+          unit: String(values.Unit?.value ?? ''),
+          jobType: String(values.JobType?.value ?? ''),
+          state: String(values.State?.value ?? ''),
         };
       },
     };
   }
 
   async function createMonitor() {
-    const [path] = await controllerCall('CreateMonitor');
-    const monitorPath = path as string;
-    const call = (member: string, signature?: string, body?: unknown[]) => invoke(monitorPath, MONITOR_IFACE, member, {}, signature, body);
-    const events$: Observable<MonitorEvent> = bus.signals({ path: monitorPath, interface: MONITOR_IFACE }).pipe(map(monitorEvent));
+    const [monitorPath] = await invoke(CONTROLLER_PATH, ControllerInterface, 'CreateMonitor', {}, []);
+    const call = <Member extends keyof typeof MonitorInterface.methods & string>(member: Member, body: Body<(typeof MonitorInterface.methods)[Member]['in']>) =>
+      invoke(monitorPath, MonitorInterface, member, {}, body);
+    const signals = fromController({ path: monitorPath, interface: MONITOR_IFACE, signatures: MonitorInterface.signals });
+    const events$: LiveStream<MonitorEvent> = live(signals, signals.pipe(map(monitorEvent)));
     return {
       path: monitorPath,
       events$,
-      subscribe: (nodeName: string, unit: string) => call('Subscribe', 'ss', [nodeName, unit]).then(([id]) => id as number),
-      subscribeList: (nodeName: string, units: string[]) => call('SubscribeList', 'sas', [nodeName, units]).then(([id]) => id as number),
-      unsubscribe: (id: number) => call('Unsubscribe', 'u', [id]).then(() => undefined),
-      addPeer: (peer: string) => call('AddPeer', 's', [peer]).then(([id]) => id as number),
-      removePeer: (id: number, reason: string) => call('RemovePeer', 'us', [id, reason]).then(() => undefined),
-      close: () => call('Close').then(() => undefined),
+      subscribe: (nodeName: string, unit: string) => call('Subscribe', [nodeName, unit]).then(([id]) => id),
+      subscribeList: (nodeName: string, units: string[]) => call('SubscribeList', [nodeName, units]).then(([id]) => id),
+      unsubscribe: (id: number) => call('Unsubscribe', [id]).then(() => undefined),
+      addPeer: (peer: string) => call('AddPeer', [peer]).then(([id]) => id),
+      removePeer: (id: number, reason: string) => call('RemovePeer', [id, reason]).then(() => undefined),
+      close: () => call('Close', []).then(() => undefined),
     };
   }
 
   /**
    * Unit events for `node` (or `*`) and `units` (empty: all). The monitor is created on first subscription
-   * and closed when the last subscriber leaves.
+   * and closed when the last subscriber leaves — also when that happens before the controller created it.
+   * `ready()` resolves once the monitor is subscribed: every change after that is delivered.
    */
-  function watchUnits(nodeName: string, units: readonly string[] = []): Observable<MonitorEvent> {
-    return new Observable<MonitorEvent>((subscriber) => {
-      let monitor: BlueChiMonitor | undefined;
+  function watchUnits(nodeName: string, units: readonly string[] = []): LiveStream<MonitorEvent> {
+    let readiness = deferred();
+    const stream = new Observable<MonitorEvent>((subscriber) => {
+      const current = readiness;
       let closed = false;
-      const subscription = { unsubscribe: () => undefined } as { unsubscribe(): void };
+      let monitor: BlueChiMonitor | undefined;
+      let inner: Subscription | undefined;
+      const fail = (error: unknown) => {
+        current.reject(error);
+        subscriber.error(error);
+      };
       createMonitor()
         .then(async (created) => {
           monitor = created;
-          if (closed) return;
-          const inner = created.events$.subscribe(subscriber);
-          subscription.unsubscribe = () => inner.unsubscribe();
+          if (closed) return void created.close().catch(() => undefined);
+          inner = created.events$.subscribe(subscriber);
           // Subscribe on the bus only after the signal match is in place, so no event is lost.
+          await created.events$.ready();
           if (units.length === 0) await created.subscribe(nodeName, '*');
           else if (units.length === 1) await created.subscribe(nodeName, units[0]!);
           else await created.subscribeList(nodeName, [...units]);
+          current.resolve();
         })
-        .catch((error: unknown) => subscriber.error(error));
+        .catch(fail);
       return () => {
         closed = true;
-        subscription.unsubscribe();
+        inner?.unsubscribe();
         monitor?.close().catch(() => undefined);
+        if (readiness === current) readiness = deferred();
       };
     }).pipe(share());
+    return Object.assign(stream, { ready: () => readiness.promise });
   }
 
   return {
     bus,
     async listNodes(): Promise<NodeInfo[]> {
-      const [nodes] = await controllerCall('ListNodes');
-      return (nodes as Array<[string, string, string, string]>).map(([name, path, status, peerIp]) => ({ name, path, status, peerIp }));
+      const [nodes] = await invoke(CONTROLLER_PATH, ControllerInterface, 'ListNodes', {}, []);
+      return nodes.map(([name, path, status, peerIp]) => ({ name, path, status, peerIp }));
     },
     async listUnits(): Promise<Map<string, UnitInfo[]>> {
-      const [perNode] = await controllerCall('ListUnits');
-      return new Map(Object.entries(perNode as Record<string, UnitTuple[]>).map(([name, units]) => [name, units.map(unitInfo)]));
+      const [perNode] = await invoke(CONTROLLER_PATH, ControllerInterface, 'ListUnits', {}, []);
+      return new Map(Object.entries(perNode).map(([name, units]) => [name, units.map(unitInfo)]));
     },
     async listUnitFiles(): Promise<Map<string, UnitFileInfo[]>> {
-      const [perNode] = await controllerCall('ListUnitFiles');
-      return new Map(
-        Object.entries(perNode as Record<string, Array<[string, string]>>).map(([name, files]) => [
-          name,
-          files.map(([path, state]) => ({ path, state })),
-        ]),
-      );
+      const [perNode] = await invoke(CONTROLLER_PATH, ControllerInterface, 'ListUnitFiles', {}, []);
+      return new Map(Object.entries(perNode).map(([name, files]) => [name, files.map(([path, state]) => ({ path, state }))]));
     },
     async getNode(name: string): Promise<string> {
-      const [path] = await invoke(CONTROLLER_PATH, CONTROLLER_IFACE, 'GetNode', { node: name }, 's', [name]);
-      return path as string;
+      const [path] = await invoke(CONTROLLER_PATH, ControllerInterface, 'GetNode', { node: name }, [name]);
+      return path;
     },
     node,
     job,
     createMonitor,
     watchUnits,
-    enableMetrics: () => controllerCall('EnableMetrics').then(() => undefined),
-    disableMetrics: () => controllerCall('DisableMetrics').then(() => undefined),
-    setLogLevel: (level: string) => controllerCall('SetLogLevel', 's', [level]).then(() => undefined),
+    enableMetrics: () => invoke(CONTROLLER_PATH, ControllerInterface, 'EnableMetrics', {}, []).then(() => undefined),
+    disableMetrics: () => invoke(CONTROLLER_PATH, ControllerInterface, 'DisableMetrics', {}, []).then(() => undefined),
+    setLogLevel: (level: string) => invoke(CONTROLLER_PATH, ControllerInterface, 'SetLogLevel', {}, [level]).then(() => undefined),
     status: () => getControllerProperty('Status') as Promise<ControllerStatus>,
-    logLevel: () => getControllerProperty('LogLevel') as Promise<string>,
-    logTarget: () => getControllerProperty('LogTarget') as Promise<string>,
+    logLevel: () => getControllerProperty('LogLevel'),
+    logTarget: () => getControllerProperty('LogTarget'),
     jobNew$,
     jobRemoved$,
     nodeStatus$,
@@ -375,7 +393,7 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
 
 function monitorEvent(signal: Signal): MonitorEvent {
   const body = signal.body as string[];
-  switch (signal.member) {
+  switch (signal.member as keyof typeof MonitorInterface.signals) {
     case 'UnitPropertiesChanged':
       return { kind: 'UnitPropertiesChanged', node: body[0]!, unit: body[1]!, interface: body[2]!, properties: signal.body[3] as Properties };
     case 'UnitStateChanged':
@@ -384,7 +402,7 @@ function monitorEvent(signal: Signal): MonitorEvent {
       return { kind: 'UnitNew', node: body[0]!, unit: body[1]!, reason: body[2]! };
     case 'UnitRemoved':
       return { kind: 'UnitRemoved', node: body[0]!, unit: body[1]!, reason: body[2]! };
-    default:
-      return { kind: 'PeerRemoved', reason: body[0] ?? '' };
+    case 'PeerRemoved':
+      return { kind: 'PeerRemoved', reason: body[0]! };
   }
 }

@@ -21,6 +21,13 @@ const codes: Record<string, ErrorCode> = {
   'org.freedesktop.DBus.Error.Disconnected': 'unreachable',
 };
 
+/** What a person calls each service the product talks to. */
+const services: Record<string, string> = {
+  'org.eclipse.bluechi': 'the BlueChi controller',
+  'org.freedesktop.systemd1': 'systemd',
+  'org.qm.Controller1': 'qm-controller',
+};
+
 /** Turns a failed call into a QmError; anything that is not a bus error passes through unchanged. */
 export function describeBusError(error: unknown, site: CallSite): unknown {
   if (!(error instanceof BusCallError)) return error;
@@ -50,7 +57,7 @@ export function describeBusError(error: unknown, site: CallSite): unknown {
     case 'unreachable':
       return new QmError(
         code,
-        `the BlueChi controller (${error.call.destination}) is not running on the bus${site.address ? ` at ${site.address}` : ''}`,
+        `${services[error.call.destination] ?? 'the service'} (${error.call.destination}) is not running on the bus${site.address ? ` at ${site.address}` : ''}`,
         origin,
         { cause: error },
       );

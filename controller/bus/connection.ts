@@ -1,6 +1,6 @@
 // The D-Bus edge: one connection, typed method calls, and signals as Observables.
 import dbus from 'dbus-next';
-import { Observable, share } from 'rxjs';
+import { Observable, share, Subject, type Subscriber } from 'rxjs';
 import { QmError } from '../errors.ts';
 
 const { Message, MessageType } = dbus;
@@ -21,6 +21,8 @@ export interface MethodCall {
   readonly signature?: string;
   readonly body?: unknown[];
   readonly timeoutMs?: number;
+  /** The reply's signature as the service declares it; a reply of another shape is a `contract` error naming the member. */
+  readonly replySignature?: string;
 }
 
 /** A signal as it arrived: who sent it, from which object, and its arguments. */
@@ -32,14 +34,38 @@ export interface Signal {
   readonly body: unknown[];
 }
 
-/** Fields of a D-Bus match rule; `arg0` etc. match string arguments. */
+/** The bus daemon itself: the only sender of NameOwnerChanged that can be trusted. */
+export const BUS_DAEMON = 'org.freedesktop.DBus';
+
+/**
+ * Fields of a D-Bus match rule; `arg0` matches the first string argument. `sender` is required: anyone on
+ * a system bus may emit any signal, so a stream only ever carries what the named peer sent. A well-known
+ * name is followed to its current unique owner (NameOwnerChanged), so a restarted service is trusted
+ * again and its predecessor no longer is.
+ */
 export interface MatchRule {
-  readonly sender?: string;
+  readonly sender: string;
   readonly path?: string;
   readonly pathNamespace?: string;
   readonly interface?: string;
   readonly member?: string;
   readonly arg0?: string;
+  /** Members whose body has another signature end the stream with a `contract` error naming the member. */
+  readonly signatures?: Readonly<Record<string, string>>;
+}
+
+/**
+ * An Observable of bus events that says when it is live: `ready()` resolves once the current (or next)
+ * subscription's match rule is in place at the bus and its sender's owner is known, so nothing sent after
+ * that is missed; it rejects when setting up failed.
+ */
+export interface LiveStream<T> extends Observable<T> {
+  ready(): Promise<void>;
+}
+
+/** `derived` (e.g. `source.pipe(map(…))`) with `source`'s ready point. */
+export function live<T>(source: { ready(): Promise<void> }, derived: Observable<T>): LiveStream<T> {
+  return Object.assign(derived, { ready: () => source.ready() });
 }
 
 /** An error reply from a peer, with its D-Bus error name. */
@@ -58,8 +84,13 @@ export interface Bus {
   readonly address: string;
   readonly uniqueName: string;
   call(call: MethodCall): Promise<unknown[]>;
-  /** Signals matching the rule; the match is added on first subscription, removed after the last. */
-  signals(rule: MatchRule): Observable<Signal>;
+  /** Signals matching the rule from its sender; the match is added on first subscription, removed after the last. */
+  signals(rule: MatchRule): LiveStream<Signal>;
+  /**
+   * The unique name owning `name`: the current owner first (once known), then every change; '' while
+   * nobody owns it. Followed in the order the bus delivered messages, so it is never behind a signal.
+   */
+  owner(name: string): LiveStream<string>;
   /** Emits once when the connection is lost (not after `close`). */
   readonly closed: Observable<Error>;
   close(): void;
@@ -106,11 +137,12 @@ export function matchRuleString(rule: MatchRule): string {
   ];
   for (const [key, name] of keys) {
     const value = rule[key];
-    if (value !== undefined) parts.push(`${name}='${value.replaceAll("'", "'\\''")}'`);
+    if (typeof value === 'string') parts.push(`${name}='${value.replaceAll("'", "'\\''")}'`);
   }
   return parts.join(',');
 }
 
+/** The rule's fields other than the sender, which `wrap` checks against the owner it follows. */
 function matches(rule: MatchRule, message: dbus.Message): boolean {
   if (rule.path !== undefined && message.path !== rule.path) return false;
   if (rule.pathNamespace !== undefined) {
@@ -121,6 +153,20 @@ function matches(rule: MatchRule, message: dbus.Message): boolean {
   if (rule.member !== undefined && message.member !== rule.member) return false;
   if (rule.arg0 !== undefined && message.body[0] !== rule.arg0) return false;
   return true;
+}
+
+const isUniqueName = (name: string) => name.startsWith(':');
+
+/** A well-known name's owner, as known from the bus's answers and NameOwnerChanged, in delivery order. */
+interface OwnerWatch {
+  /** Unique name of the owner; '' when none; undefined until GetNameOwner answered. */
+  current: string | undefined;
+  readonly changes: Subject<string>;
+  readonly known: Promise<void>;
+  markKnown(): void;
+  failKnown(error: unknown): void;
+  users: number;
+  release(): void;
 }
 
 function wrap(raw: dbus.MessageBus, address: string): Bus {
@@ -141,15 +187,38 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
   // An 'error' with no listener would throw; keep one for the connection's lifetime.
   raw.on('error', () => undefined);
 
-  const inbound = new Observable<dbus.Message>((subscriber) => {
-    const onMessage = (message: dbus.Message) => {
-      if (message.type === MessageType.SIGNAL) subscriber.next(message);
-    };
-    raw.on('message', onMessage);
-    return () => raw.off('message', onMessage);
-  }).pipe(share());
+  const owners = new Map<string, OwnerWatch>();
+  /** GetNameOwner calls awaiting their reply, by serial: answered in delivery order, not a promise later. */
+  const ownerQueries = new Map<number, OwnerWatch>();
+  const inbound = new Subject<dbus.Message>();
 
-  const rules = new Map<string, Observable<Signal>>();
+  // Every message, in the order the bus delivered it: owner changes and answers first, then signals.
+  raw.on('message', (message: dbus.Message) => {
+    if (message.type === MessageType.METHOD_RETURN || message.type === MessageType.ERROR) {
+      const serial = Number(message.replySerial); // typed string by dbus-next, a number on the wire
+      const watch = ownerQueries.get(serial);
+      if (!watch) return;
+      ownerQueries.delete(serial);
+      if (message.type === MessageType.METHOD_RETURN) watch.current = message.body[0] as string;
+      else if (message.errorName === 'org.freedesktop.DBus.Error.NameHasNoOwner') watch.current = '';
+      else return watch.failKnown(new QmError('bus-error', `GetNameOwner failed: ${message.errorName}`, { address, dbusName: message.errorName }));
+      watch.markKnown();
+      watch.changes.next(watch.current);
+      return;
+    }
+    if (message.type !== MessageType.SIGNAL) return;
+    if (message.sender === BUS_DAEMON && message.interface === BUS_DAEMON && message.member === 'NameOwnerChanged') {
+      const watch = owners.get(message.body[0] as string);
+      // Before GetNameOwner answers, its answer is newer than any change seen: keep waiting for it.
+      if (watch && watch.current !== undefined) {
+        watch.current = message.body[2] as string;
+        watch.changes.next(watch.current);
+      }
+    }
+    inbound.next(message);
+  });
+
+  const rules = new Map<string, LiveStream<Signal>>();
   const pending = new Set<() => void>();
   const slots = semaphore(MAX_CALLS_IN_FLIGHT);
 
@@ -178,14 +247,14 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
               call,
             ),
           ),
-        timeoutMs,
+        Math.min(timeoutMs, MAX_TIMER_MS),
       );
     });
+    let reply: dbus.Message | null;
     try {
-      const reply = await Promise.race([raw.call(message), timeout]);
-      return reply?.body ?? [];
+      reply = await Promise.race([raw.call(message), timeout]);
     } catch (error) {
-      if (error instanceof BusCallError) throw error;
+      if (error instanceof BusCallError || error instanceof QmError) throw error;
       const dbusError = error as { type?: string; text?: string; message?: string };
       if (typeof dbusError.type === 'string') {
         throw new BusCallError(dbusError.type, dbusError.text ?? dbusError.message ?? dbusError.type, call);
@@ -195,6 +264,73 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
       clearTimeout(timer);
       pending.delete(abandon);
     }
+    if (call.replySignature !== undefined && reply && reply.signature !== call.replySignature) {
+      throw contractError(`${call.interface}.${call.member}`, 'replied', reply.signature, call.replySignature, call.destination);
+    }
+    return reply?.body ?? [];
+  }
+
+  /** The shared watch of `name`'s owner: AddMatch for its NameOwnerChanged, then GetNameOwner, both on the wire in that order. */
+  function watchOwner(name: string): OwnerWatch {
+    const existing = owners.get(name);
+    if (existing) {
+      existing.users += 1;
+      return existing;
+    }
+    let markKnown: () => void = () => undefined;
+    let failKnown: (error: unknown) => void = () => undefined;
+    const known = new Promise<void>((resolve, reject) => {
+      markKnown = resolve;
+      failKnown = reject;
+    });
+    known.catch(() => undefined);
+    const rule = matchRuleString({ sender: BUS_DAEMON, path: '/org/freedesktop/DBus', interface: BUS_DAEMON, member: 'NameOwnerChanged', arg0: name });
+    const watch: OwnerWatch = {
+      current: undefined,
+      changes: new Subject<string>(),
+      known,
+      markKnown,
+      failKnown,
+      users: 1,
+      release() {
+        watch.users -= 1;
+        if (watch.users > 0) return;
+        owners.delete(name);
+        watch.changes.complete();
+        if (!closing) dbusCall(bus, 'RemoveMatch', rule).catch(() => undefined);
+      },
+    };
+    owners.set(name, watch);
+    // The match is in place before the bus answers GetNameOwner: it handles our messages in order.
+    const added = dbusCall(bus, 'AddMatch', rule);
+    const query = new Message({ destination: BUS_DAEMON, path: '/org/freedesktop/DBus', interface: BUS_DAEMON, member: 'GetNameOwner', signature: 's', body: [name] });
+    raw.send(query);
+    ownerQueries.set(query.serial!, watch);
+    added.catch((error: unknown) => watch.failKnown(error));
+    void Promise.all([added, known]).catch(() => undefined);
+    return watch;
+  }
+
+  /** Whether `sender` is who the rule trusts right now. */
+  const trusted = (expected: string, watch: OwnerWatch | undefined, sender: string): boolean =>
+    watch ? watch.current !== undefined && watch.current !== '' && sender === watch.current : sender === expected;
+
+  /** A shared stream whose ready() follows its current set-up, restarting with each first subscriber. */
+  function liveShared<T>(setUp: (subscriber: Subscriber<T>) => { ready: Promise<void>; teardown: () => void }): LiveStream<T> {
+    let readiness = deferred();
+    const stream = new Observable<T>((subscriber) => {
+      const current = readiness;
+      const { ready, teardown } = setUp(subscriber);
+      ready.then(current.resolve, (error: unknown) => {
+        current.reject(error);
+        subscriber.error(error);
+      });
+      return () => {
+        teardown();
+        if (readiness === current) readiness = deferred();
+      };
+    }).pipe(share());
+    return Object.assign(stream, { ready: () => readiness.promise });
   }
 
   const bus: Bus = {
@@ -213,39 +349,78 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
     signals(rule) {
       const key = matchRuleString(rule);
       let stream = rules.get(key);
-      if (!stream) {
-        stream = new Observable<Signal>((subscriber) => {
-          const inner = inbound.subscribe((message) => {
-            if (matches(rule, message)) {
-              subscriber.next({
-                sender: message.sender,
-                path: message.path,
-                interface: message.interface,
-                member: message.member,
-                body: message.body,
-              });
-            }
-          });
-          dbusCall(bus, 'AddMatch', key).catch((error: unknown) => subscriber.error(error));
-          return () => {
+      if (stream) return stream;
+      stream = liveShared<Signal>((subscriber) => {
+        const watch = isUniqueName(rule.sender) || rule.sender === BUS_DAEMON ? undefined : watchOwner(rule.sender);
+        const inner = inbound.subscribe((message) => {
+          if (!matches(rule, message) || !trusted(rule.sender, watch, message.sender)) return;
+          const expected = rule.signatures?.[message.member];
+          if (expected !== undefined && message.signature !== expected) {
+            subscriber.error(contractError(`${message.interface}.${message.member}`, 'was emitted', message.signature, expected, rule.sender));
+            return;
+          }
+          subscriber.next({ sender: message.sender, path: message.path, interface: message.interface, member: message.member, body: message.body });
+        });
+        const added = dbusCall(bus, 'AddMatch', key);
+        return {
+          ready: Promise.all([added, watch?.known]).then(() => undefined),
+          teardown() {
             inner.unsubscribe();
-            rules.delete(key);
+            watch?.release();
             if (!closing) dbusCall(bus, 'RemoveMatch', key).catch(() => undefined);
-          };
-        }).pipe(share());
-        rules.set(key, stream);
-      }
+          },
+        };
+      });
+      rules.set(key, stream);
       return stream;
+    },
+    owner(name) {
+      return liveShared<string>((subscriber) => {
+        const watch = watchOwner(name);
+        if (watch.current !== undefined) subscriber.next(watch.current);
+        const inner = watch.changes.subscribe(subscriber);
+        return {
+          ready: watch.known,
+          teardown() {
+            inner.unsubscribe();
+            watch.release();
+          },
+        };
+      });
     },
     closed: lost,
     close() {
       closing = true;
       // Calls still waiting would hold the process open until their timeouts: end them now.
       for (const abandon of pending) abandon();
+      for (const watch of owners.values()) watch.failKnown(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
       raw.disconnect();
     },
   };
   return bus;
+}
+
+function contractError(member: string, verb: string, actual: string, expected: string, peer: string): QmError {
+  return new QmError(
+    'contract',
+    `${member} ${verb} with signature '${actual}' where the API declares '${expected}': ${peer} does not speak the API this qm was built for`,
+    { dbusName: member },
+  );
+}
+
+/** Node's timers fire at once for delays beyond 2^31-1 ms: longer waits are capped there. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A promise with its resolve and reject (Node 20 has no Promise.withResolvers); a rejection nobody awaits is not an error. */
+export function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {
+  let resolve: () => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<void>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 function dbusCall(bus: Bus, member: string, argument: string): Promise<unknown[]> {
