@@ -2,8 +2,20 @@
 import { concatMap, fromEvent, lastValueFrom, takeUntil, type Observable } from 'rxjs';
 import type { Context } from './command.ts';
 
-/** Handles each event in order; resolves on interrupt (SIGINT/SIGTERM), rejects if the stream or a handler fails. */
-export async function followUntilInterrupted<T>(context: Context, events: Observable<T>, handle: (event: T) => unknown): Promise<void> {
+/**
+ * Handles each event in order; resolves on interrupt (SIGINT/SIGTERM), rejects if the stream or a handler fails.
+ * Once the stream is live (its `ready`), says so at debug level on stderr: scripts can wait for that line.
+ */
+export async function followUntilInterrupted<T>(
+  context: Context,
+  events: Observable<T>,
+  handle: (event: T) => unknown,
+  ready?: () => Promise<void>,
+): Promise<void> {
+  if (ready && context.global.logLevel === 'debug') {
+    // After the subscription below is made (a microtask later): ready() refers to that subscription.
+    queueMicrotask(() => void ready().then(async () => (await context.log()).debug('subscribed: following changes'), () => undefined));
+  }
   await lastValueFrom(
     events.pipe(
       takeUntil(fromEvent(context.interrupted, 'abort')),

@@ -100,15 +100,16 @@ test.serial('list-units filters by glob across nodes', async (t) => {
 });
 
 test.serial('monitor sees the state changes of a restart', async (t) => {
+  const watch = client.watchUnits(first(), [target.unit]);
   const events = firstValueFrom(
-    client.watchUnits(first(), [target.unit]).pipe(
+    watch.pipe(
       filter((event) => event.kind === 'UnitStateChanged' && event.activeState === 'active'),
       take(1),
       toArray(),
       timeout(15_000),
     ),
   );
-  await new Promise((resolve) => setTimeout(resolve, 200)); // the monitor subscribes asynchronously
+  await watch.ready();
   await client.node(first()).runJob('restart', target.unit);
   const [event] = await events;
   t.like(event, { kind: 'UnitStateChanged', node: first(), unit: target.unit, activeState: 'active' });

@@ -82,12 +82,20 @@ test.serial('reset-failed on every node, one node, or named units', async (t) =>
   t.is(target.standin.unitState('node2', unit)?.activeState, 'inactive');
 });
 
-/** Runs the built qmctl until `lines` lines arrived on stdout, then interrupts it as a user's Ctrl-C would. */
+/**
+ * Runs the built qmctl until `lines` lines arrived on stdout, then interrupts it as a user's Ctrl-C would.
+ * `act` runs once qmctl says (at debug level, on stderr) that its subscription is in place.
+ */
 async function followLines(address: string, args: string[], lines: number, act: () => Promise<unknown>) {
-  const child = spawn(process.execPath, [QMCTL_BIN, '--bus-address', address, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [QMCTL_BIN, '--bus-address', address, '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const seen: string[] = [];
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const subscribed = new Promise<void>((resolve) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      stderr += `${line}\n`;
+      if (line.includes('subscribed: following changes')) resolve();
+    });
+  });
   const enough = new Promise<void>((resolve) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.trim() !== '') seen.push(line);
@@ -96,9 +104,9 @@ async function followLines(address: string, args: string[], lines: number, act: 
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // qmctl connects and subscribes
+    await Promise.race([subscribed, exited]);
     await act();
-    await Promise.race([enough, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    await Promise.race([enough, exited]);
   } finally {
     child.kill('SIGINT');
   }

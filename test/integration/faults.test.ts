@@ -70,8 +70,10 @@ test.serial('a node going offline during a job ends the wait at once, not at the
     target.standin.setJobLatency('node2', 20);
     await target.standin.setOnline('node2', true);
   });
+  const submitted = await jobSubmitted(client);
   const job = client.node('node2').runJob('start', unit);
-  setTimeout(() => void target.standin.setOnline('node2', false), 200);
+  await submitted.announced;
+  void target.standin.setOnline('node2', false);
   const started = Date.now();
   const error = await t.throwsAsync(job, { instanceOf: QmError });
   t.is(error.code, 'node-offline');
@@ -83,7 +85,7 @@ test.serial('node status and controller status follow the agents', async (t) => 
   const client = blueChi(bus);
   const changes = firstValueFrom(client.nodeStatus$().pipe(take(2), toArray(), timeout(5000)));
   const controller = firstValueFrom(client.controllerStatus$.pipe(take(2), toArray(), timeout(5000)));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await Promise.all([client.nodeStatus$().ready(), client.controllerStatus$.ready()]);
   await target.standin.setOnline('node1', false);
   await target.standin.setOnline('node1', true);
   t.deepEqual(await changes, [
@@ -99,8 +101,9 @@ test.serial('the controller leaving the bus mid-job is reported as unreachable',
   const client = blueChi(bus, { jobTimeoutMs: 60_000 });
   target.standin.setJobLatency('node3', 30_000);
   t.teardown(() => target.standin.setJobLatency('node3', 20));
+  const submitted = await jobSubmitted(client);
   const job = client.node('node3').runJob('start', unit);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await submitted.announced;
   await target.standin.restart({ graceful: false, downMs: 300 });
   const error = await t.throwsAsync(job, { instanceOf: QmError });
   t.is(error.code, 'unreachable');
@@ -120,14 +123,40 @@ test.serial('a monitor is closed on the bus when its last subscriber leaves', as
 
   // watchUnits: the monitor it creates disappears with the subscription.
   const before = new Set(await monitorPaths());
-  const subscription = client.watchUnits('*').subscribe();
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const watch = client.watchUnits('*');
+  const subscription = watch.subscribe();
+  await watch.ready();
   const during = (await monitorPaths()).filter((path) => !before.has(path));
   t.is(during.length, 1);
   subscription.unsubscribe();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  t.false((await monitorPaths()).includes(during[0]!));
+  await until(async () => !(await monitorPaths()).includes(during[0]!), 'the monitor is closed');
+  t.pass();
 });
+
+test.serial('a watch given up before the controller created its monitor closes that monitor once created', async (t) => {
+  const client = blueChi(bus);
+  const before = new Set(await monitorPaths());
+  for (let cycle = 0; cycle < 5; cycle++) client.watchUnits('*').subscribe().unsubscribe();
+  // Each CreateMonitor is answered and the monitor closed: the set of monitors returns to what it was.
+  await until(async () => (await monitorPaths()).every((path) => before.has(path)), 'every monitor of the five cycles is closed');
+  t.pass();
+});
+
+/** Resolves once a new job was announced (JobNew), i.e. the controller accepted a submitted job. */
+async function jobSubmitted(client: ReturnType<typeof blueChi>): Promise<{ announced: Promise<unknown> }> {
+  const announced = firstValueFrom(client.jobNew$.pipe(timeout(10_000)));
+  await client.jobNew$.ready();
+  return { announced }; // wrapped: an async function returning a promise would wait for it
+}
+
+/** Polls `check` until it holds; fails naming what was awaited after 10 s. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 async function monitorPaths(): Promise<string[]> {
   const [xml] = await bus.call({

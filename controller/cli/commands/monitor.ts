@@ -14,7 +14,8 @@ const command: Command = {
     if (node !== '*') parseNodeName(node);
     units.forEach((unit) => unit === '*' || parseUnitName(unit));
     const client = await context.blueChi();
-    await followUntilInterrupted(context, client.watchUnits(node, units.filter((unit) => unit !== '*')), (event) => print(context, event));
+    const events = client.watchUnits(node, units.filter((unit) => unit !== '*'));
+    await followUntilInterrupted(context, events, (event) => print(context, event), events.ready);
     return 0;
   },
 };

@@ -1,4 +1,5 @@
-import { debounceTime, type Observable } from 'rxjs';
+import { debounceTime } from 'rxjs';
+import type { LiveStream } from '../../bus/connection.ts';
 import { nodeStatuses, unitStatuses } from '../../operations/status.ts';
 import { parseNodeName, parseUnitName } from '../../unit-names.ts';
 import type { Command, Context } from '../command.ts';
@@ -24,8 +25,8 @@ With -w and --json, one JSON document per line for each change.`,
     await show(context, node, await snapshot(), options.watch === true);
     if (options.watch !== true) return 0;
 
-    const changes: Observable<unknown> = node === undefined ? client.nodeStatus$() : client.watchUnits(node, units);
-    await followUntilInterrupted(context, changes.pipe(debounceTime(50)), async () => show(context, node, await snapshot(), true));
+    const changes: LiveStream<unknown> = node === undefined ? client.nodeStatus$() : client.watchUnits(node, units);
+    await followUntilInterrupted(context, changes.pipe(debounceTime(50)), async () => show(context, node, await snapshot(), true), changes.ready);
     return 0;
   },
 };
