@@ -1,13 +1,14 @@
 // The executor's effects through BlueChi: a step is one call on its node — a unit job, an (en|dis)able, a reload.
+import { setTimeout as delay } from 'node:timers/promises';
 import { merge, Observable, share, type Observable as ObservableType } from 'rxjs';
 import type { UnitInfo } from '../bluechi/api.ts';
 import type { BlueChi } from '../bluechi/client.ts';
 import { awaitJob, type JobEnd } from '../bus/jobs.ts';
 import { isQmError, QmError } from '../errors.ts';
-import type { StepEffects, StepOutcome } from './execute.ts';
+import { failedOutcome, type StepEffects, type StepOutcome } from './execute.ts';
 import type { NodeBoard } from './node-board.ts';
 import { isRunning, isStopped, needsDisable, needsEnable } from './observed.ts';
-import type { Step } from './plan.ts';
+import type { Step, UnitStep } from './plan.ts';
 
 export interface BlueChiStepOptions {
   /** How long a job may take before its step ends `timeout`. */
@@ -44,7 +45,7 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
         await node.enableUnitFiles([step.unit]);
         return { result: 'done' };
       case 'disable':
-        await node.disableUnitFiles([step.unit]);
+        for (const scope of step.scopes ?? ['persistent']) await node.disableUnitFiles([step.unit], scope === 'runtime');
         return { result: 'done' };
       case 'daemon-reload':
         await node.reload();
@@ -70,13 +71,13 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
       const onInterrupt = () => abort.abort('interrupted');
       interrupted.addEventListener('abort', onInterrupt);
       try {
-        return await call(step, abort.signal);
+        // A call in flight (an enable, a reload) is not waited for once the node leaves or the user interrupts.
+        return await untilAborted(call(step, abort.signal), abort.signal);
       } catch (error) {
         if (abort.signal.reason === 'offline') return OFFLINE;
         if (abort.signal.reason === 'interrupted') return { result: 'canceled' };
         if (cutOff(error) || (await offlineNow(step))) return OFFLINE;
-        const reason = isQmError(error) ? error : new QmError('bus-error', String(error), { node: step.node, unit: step.unit }, { cause: error });
-        return { result: reason.code === 'timeout' ? 'timeout' : 'error', error: reason };
+        return failedOutcome(error, step);
       } finally {
         stopListening();
         interrupted.removeEventListener('abort', onInterrupt);
@@ -85,31 +86,44 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
     whenOnline: (node, signal) => board.whenOnline(node, signal, options.offlineWaitMs),
     async recheck(step, signal) {
       if (step.action === 'daemon-reload') return 'needed';
-      const node = client.node(step.node);
-      try {
-        if (step.action === 'enable' || step.action === 'disable') {
-          const state = await node.getUnitFileState(step.unit);
-          return (step.action === 'enable' ? needsEnable(state) : needsDisable(state)) ? 'needed' : 'done';
+      // A job still queued or running from before the disconnect is let end, for as long as a job may take.
+      const deadline = performance.now() + options.timeoutMs;
+      for (;;) {
+        let state: 'needed' | 'done' | 'pending';
+        try {
+          state = await lookAgain(step);
+        } catch (error) {
+          // Cut off again by the node leaving (it may be back already): wait and look again, never guess "needed".
+          if (!cutOff(error) && !(await offlineNow(step))) return 'needed';
+          await pause(settleMs, signal);
+          return 'offline';
         }
-        // A job still queued or running from before the disconnect: let it end rather than queue another.
-        for (;;) {
-          const listed: UnitInfo[] = await node.listUnits();
-          const unit: UnitInfo | undefined = listed.find((candidate) => candidate.name === step.unit);
-          const active = unit?.activeState ?? 'inactive';
-          const queued = (unit?.jobType ?? '') !== '';
-          if ((step.action === 'start' ? isRunning(active) : isStopped(active)) && !queued) return 'done';
-          const pending = active === 'activating' || active === 'deactivating' || unit?.jobType === step.action;
-          if (!pending || signal.aborted) return 'needed';
-          await new Promise((resolve) => setTimeout(resolve, settleMs));
+        if (state !== 'pending' || signal.aborted) return state === 'done' ? 'done' : 'needed';
+        if (performance.now() >= deadline) {
+          const seconds = options.timeoutMs / 1000;
+          throw new QmError('timeout', `${step.action} of ${step.unit} on node ${step.node}: its job from before the node went offline still runs after ${seconds} s`, {
+            node: step.node,
+            unit: step.unit,
+          });
         }
-      } catch (error) {
-        // Cut off again by the node leaving (it may be back already): wait and look again, never guess "needed".
-        if (!cutOff(error) && !(await offlineNow(step))) return 'needed';
-        await new Promise((resolve) => setTimeout(resolve, settleMs));
-        return 'offline';
+        await pause(settleMs, signal);
       }
     },
   };
+
+  /** Whether `step` is still needed, already done, or its unit's job still pending. */
+  async function lookAgain(step: UnitStep): Promise<'needed' | 'done' | 'pending'> {
+    const node = client.node(step.node);
+    if (step.action === 'enable' || step.action === 'disable') {
+      const state = await node.getUnitFileState(step.unit);
+      return (step.action === 'enable' ? needsEnable(state) : needsDisable(state)) ? 'needed' : 'done';
+    }
+    const unit: UnitInfo | undefined = (await node.listUnits()).find((candidate) => candidate.name === step.unit);
+    const active = unit?.activeState ?? 'inactive';
+    const queued = (unit?.jobType ?? '') !== '';
+    if ((step.action === 'start' ? isRunning(active) : isStopped(active)) && !queued) return 'done';
+    return active === 'activating' || active === 'deactivating' || unit?.jobType === step.action ? 'pending' : 'needed';
+  }
 }
 
 /**
@@ -119,6 +133,18 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
 function cutOff(error: unknown): boolean {
   return isQmError(error) && (error.code === 'node-offline' || error.origin.dbusName === 'org.freedesktop.DBus.Error.NoReply');
 }
+
+/** `work`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error(String(signal.reason)));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+const pause = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 /** Never emits; errors when `signal` aborts, which ends awaitJob's wait (and its timer) at once. */
 function failWhen(signal: AbortSignal): Observable<never> {

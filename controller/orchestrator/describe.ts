@@ -10,23 +10,28 @@ const marks: Record<Action, { mark: string; colour: Colour }> = {
   'daemon-reload': { mark: '↻', colour: 'dim' },
 };
 
+const REFUSED: { mark: string; colour: Colour } = { mark: '!', colour: 'red' };
+
 export interface PlanCounts {
   readonly start: number;
   readonly stop: number;
   readonly enable: number;
   readonly disable: number;
   readonly 'daemon-reload': number;
+  /** Steps the vehicle refuses (enabling a masked unit): reported, not run. */
+  readonly refused: number;
   readonly waiting: number;
 }
 
 export function countSteps(plan: Plan): PlanCounts {
-  const count = (action: Action) => plan.steps.filter((step) => step.action === action).length;
+  const count = (action: Action) => plan.steps.filter((step) => step.action === action && step.error === undefined).length;
   return {
     start: count('start'),
     stop: count('stop'),
     enable: count('enable'),
     disable: count('disable'),
     'daemon-reload': count('daemon-reload'),
+    refused: plan.steps.filter((step) => step.error !== undefined).length,
     waiting: plan.waiting.length,
   };
 }
@@ -39,6 +44,7 @@ export function summaryLine(plan: Plan): string {
   return (
     `Plan: ${counts.start} to start, ${counts.stop} to stop, ${counts.enable} to enable, ${counts.disable} to disable, ` +
     `${counts['daemon-reload']} daemon-reload${counts['daemon-reload'] === 1 ? '' : 's'}` +
+    (counts.refused > 0 ? `; ${counts.refused} refused` : '') +
     (counts.waiting > 0 ? `; ${counts.waiting} waiting${offline}.` : '.')
   );
 }
@@ -49,9 +55,9 @@ export function describePlan(plan: Plan, tty = false): string {
   for (const step of plan.steps) byNode.set(step.node, [...(byNode.get(step.node) ?? []), step]);
   const sections = [...byNode].map(([node, steps]) => {
     const rows = steps.map((step) => {
-      const { mark, colour } = marks[step.action];
-      // Name the units waited for; the per-node enable → daemon-reload → job order goes without saying.
-      const units = step.action === 'start' || step.action === 'stop' ? step.after.filter((id) => !id.startsWith('daemon-reload ')) : [];
+      const { mark, colour } = step.error === undefined ? marks[step.action] : REFUSED;
+      // Name the other units waited for; the per-node enable → daemon-reload → job order goes without saying.
+      const units = step.action === 'start' || step.action === 'stop' ? step.after.filter((id) => id.startsWith('start ') || id.startsWith('stop ')) : [];
       const after = units.map((id) => id.slice(id.indexOf(' ') + 1));
       return [paint(tty, colour, `${mark} ${step.action}`), step.unit ?? '', step.change, after.length > 0 ? `after ${after.join(', ')}` : ''];
     });

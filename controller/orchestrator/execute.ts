@@ -31,11 +31,14 @@ export interface StepReport {
 }
 
 export interface StepEffects {
-  /** One attempt; `signal` aborts it (interrupted by the user). Never rejects: failures are outcomes. */
+  /** One attempt; `signal` aborts it (interrupted by the user). Failures are outcomes; a rejection ends the step `error`. */
   run(step: Step, signal: AbortSignal): Promise<StepOutcome>;
   /** Resolves true once `node` is online again, false when giving up on it. Without it, offline is final. */
   whenOnline?(node: NodeName, signal: AbortSignal): Promise<boolean>;
-  /** After the node came back: is the step still needed, did its job finish while the node was away, or is the node gone again? */
+  /**
+   * After the node came back: is the step still needed, did its job finish while the node was away, or is the node
+   * gone again? Rejects when it cannot tell (a QmError with code `timeout`: the job outlasted the step's timeout).
+   */
   recheck?(step: Step, signal: AbortSignal): Promise<'needed' | 'done' | 'offline'>;
 }
 
@@ -45,6 +48,7 @@ export type ExecutionEvent =
   | { readonly kind: 'ended'; readonly report: StepReport };
 
 export interface ExecuteOptions {
+  /** Interrupts: no step starts after it aborts (those end `canceled`); running ones are aborted. */
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: ExecutionEvent) => void;
   /** Most steps running at once; default unlimited. */
@@ -52,8 +56,9 @@ export interface ExecuteOptions {
 }
 
 /**
- * Reports for every step, in plan order. A step runs once each step in its `after` ended done; when one
- * did not, the step and everything after it end `dependency` while the rest of the plan carries on.
+ * Reports for every step, in plan order. A step runs once each step in its `after` ended done and each in its
+ * `afterEnded` ended at all; when one in `after` did not end done, the step and what needs it end `dependency`
+ * while the rest of the plan carries on. Always settles: a failing effect ends its step `error`.
  */
 export async function executePlan(plan: Plan, effects: StepEffects, options: ExecuteOptions = {}): Promise<StepReport[]> {
   const began = performance.now();
@@ -62,44 +67,42 @@ export async function executePlan(plan: Plan, effects: StepEffects, options: Exe
   setMaxListeners(0, signal); // every running step listens for the interrupt
   const emit = options.onEvent ?? (() => undefined);
   const reports = new Map<StepId, StepReport>();
-  const successors = new Map<StepId, Step[]>();
+  // Who waits for each step, and whether it needs that step to end done or only to end.
+  const successors = new Map<StepId, Array<{ readonly step: Step; readonly needsDone: boolean }>>();
   const waitingOn = new Map<StepId, number>();
+  const planned = new Set(plan.steps.map((step) => step.id));
   for (const step of plan.steps) {
-    waitingOn.set(step.id, step.after.length);
-    for (const before of step.after) successors.set(before, [...(successors.get(before) ?? []), step]);
+    // An id the plan does not hold (left out by a revise) is nothing to wait for.
+    const edges = [...step.after.map((id) => ({ id, needsDone: true })), ...step.afterEnded.map((id) => ({ id, needsDone: false }))].filter(({ id }) => planned.has(id));
+    waitingOn.set(step.id, edges.length);
+    for (const { id, needsDone } of edges) successors.set(id, [...(successors.get(id) ?? []), { step, needsDone }]);
   }
   const slots = slotsFor(options.concurrency);
 
-  const settle = (report: StepReport) => {
-    reports.set(report.step.id, report);
-    emit({ kind: 'ended', report });
-  };
-  // Not run: everything downstream of a step that did not end done.
-  const block = (step: Step, cause: StepId) => {
-    for (const next of successors.get(step.id) ?? []) {
-      if (reports.has(next.id)) continue;
-      settle({ step: next, result: 'dependency', blockedBy: cause, attempts: 0 });
-      block(next, cause);
-    }
-  };
-
   const attempt = async (step: Step): Promise<StepReport> => {
+    if (step.error !== undefined) return { step, result: 'error', error: step.error, attempts: 0 };
+    if (signal.aborted) return { step, result: 'canceled', attempts: 0 };
     const startedMs = now();
     let attempts = 0;
-    for (;;) {
-      if (signal.aborted) return { step, result: 'canceled', attempts, startedMs, endedMs: now() };
-      attempts += 1;
-      emit({ kind: 'started', step, attempt: attempts });
-      const outcome = await effects.run(step, signal).catch((error: unknown): StepOutcome => ({ result: 'error', error: asQmError(error) }));
-      if (outcome.result !== 'offline' || !effects.whenOnline) return { step, ...outcome, attempts, startedMs, endedMs: now() };
-      emit({ kind: 'offline', step });
+    const report = (outcome: StepOutcome): StepReport => ({ step, ...outcome, attempts, startedMs, endedMs: now() });
+    try {
       for (;;) {
-        if (!(await effects.whenOnline(step.node, signal))) return { step, ...outcome, attempts, startedMs, endedMs: now() };
-        // What was submitted before the node left may have finished meanwhile: ask before doing it again.
-        const state = effects.recheck ? await effects.recheck(step, signal) : 'needed';
-        if (state === 'done') return { step, result: 'done', attempts, startedMs, endedMs: now() };
-        if (state === 'needed') break;
+        if (signal.aborted) return report({ result: 'canceled' });
+        attempts += 1;
+        emit({ kind: 'started', step, attempt: attempts });
+        const outcome = await effects.run(step, signal);
+        if (outcome.result !== 'offline' || !effects.whenOnline) return report(outcome);
+        emit({ kind: 'offline', step });
+        let state: 'needed' | 'done' | 'offline' = 'offline';
+        while (state === 'offline') {
+          if (!(await effects.whenOnline(step.node, signal))) return report(signal.aborted ? { result: 'canceled' } : outcome);
+          // What was submitted before the node left may have finished meanwhile: ask before doing it again.
+          state = effects.recheck ? await effects.recheck(step, signal) : 'needed';
+        }
+        if (state === 'done') return report({ result: 'done' });
       }
+    } catch (error) {
+      return report(failedOutcome(error, step));
     }
   };
 
@@ -107,6 +110,26 @@ export async function executePlan(plan: Plan, effects: StepEffects, options: Exe
     let running = 0;
     const finishIfIdle = () => {
       if (running === 0 && reports.size === plan.steps.length) resolve();
+    };
+    const settle = (report: StepReport) => {
+      reports.set(report.step.id, report);
+      emit({ kind: 'ended', report });
+    };
+    // `step` ended with `result`: what needs it done runs only if that is done (else it is not run, for `cause`);
+    // what needs it only ended runs either way, once nothing else holds it.
+    const ended = (step: Step, result: StepResult, cause: StepId) => {
+      for (const { step: next, needsDone } of successors.get(step.id) ?? []) {
+        if (reports.has(next.id)) continue;
+        if (needsDone && result !== 'done') {
+          const notRun: StepReport = signal.aborted ? { step: next, result: 'canceled', attempts: 0 } : { step: next, result: 'dependency', blockedBy: cause, attempts: 0 };
+          settle(notRun);
+          ended(next, notRun.result, cause);
+          continue;
+        }
+        const left = waitingOn.get(next.id)! - 1;
+        waitingOn.set(next.id, left);
+        if (left === 0) launch(next);
+      }
     };
     const launch = (step: Step) => {
       running += 1;
@@ -117,17 +140,11 @@ export async function executePlan(plan: Plan, effects: StepEffects, options: Exe
           slots.release();
           running -= 1;
           settle(report);
-          if (report.result === 'done') {
-            for (const next of successors.get(step.id) ?? []) {
-              const left = waitingOn.get(next.id)! - 1;
-              waitingOn.set(next.id, left);
-              if (left === 0 && !reports.has(next.id)) launch(next);
-            }
-          } else block(step, step.id);
+          ended(step, report.result, step.id);
           finishIfIdle();
         });
     };
-    for (const step of plan.steps) if (step.after.length === 0) launch(step);
+    for (const step of plan.steps) if (waitingOn.get(step.id) === 0) launch(step);
     finishIfIdle();
   });
   return plan.steps.map((step) => reports.get(step.id)!);
@@ -157,6 +174,13 @@ export function allDone(reports: readonly StepReport[]): boolean {
   return reports.every((report) => report.result === 'done');
 }
 
-function asQmError(error: unknown): QmError {
-  return isQmError(error) ? error : new QmError('bus-error', error instanceof Error ? error.message : String(error), {}, { cause: error });
+/** A step's effect that failed, as its outcome: a QmError naming the step's node and unit (`timeout` kept as such). */
+export function failedOutcome(error: unknown, step: Step): StepOutcome {
+  const where = { node: step.node, ...(step.unit === undefined ? {} : { unit: step.unit }) };
+  const reason = !isQmError(error)
+    ? new QmError('bus-error', error instanceof Error ? error.message : String(error), where, { cause: error })
+    : error.origin.node === undefined
+      ? new QmError(error.code, error.message, { ...error.origin, ...where }, { cause: error })
+      : error;
+  return { result: reason.code === 'timeout' ? 'timeout' : 'error', error: reason };
 }

@@ -27,10 +27,13 @@ const STOPPED_STATES = new Set(['inactive', 'failed']);
 /** UnitFileStates that `enable` would not change: already enabled, or nothing to enable. */
 const ENABLED_STATES = new Set(['enabled', 'static', 'indirect', 'generated', 'transient', 'alias']);
 const DISABLE_STATES = new Set(['enabled', 'enabled-runtime']);
+const MASKED_STATES = new Set(['masked', 'masked-runtime']);
 
 export const activeStateOf = (node: ObservedNode, unit: UnitName): string => node.units.get(unit)?.activeState ?? 'inactive';
 export const isRunning = (activeState: string): boolean => RUNNING_STATES.has(activeState);
 export const isStopped = (activeState: string): boolean => STOPPED_STATES.has(activeState);
+/** Masked (a link to /dev/null): systemd refuses to enable or start the unit. */
+export const isMasked = (state: string | undefined): boolean => state !== undefined && MASKED_STATES.has(state);
 /** Whether enabling would change `state` (an unknown state: yes, let systemd say why not). */
 export const needsEnable = (state: string | undefined): boolean => state === undefined || !ENABLED_STATES.has(state);
 export const needsDisable = (state: string | undefined): boolean => state !== undefined && DISABLE_STATES.has(state);

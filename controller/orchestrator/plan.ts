@@ -2,26 +2,38 @@
 import { QmError } from '../errors.ts';
 import { layoutNodes, unitKey, type Layout, type UnitKey, type UnitSpec } from '../layout/model.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
-import { activeStateOf, isRunning, isStopped, needsDisable, needsEnable, type Observed, type ObservedNode } from './observed.ts';
+import { activeStateOf, isMasked, isRunning, isStopped, needsDisable, needsEnable, type Observed, type ObservedNode } from './observed.ts';
 
 export type UnitAction = 'start' | 'stop' | 'enable' | 'disable';
 export type Action = UnitAction | 'daemon-reload';
+/** Where a disable removes enablement links: /etc/systemd/system (persistent) or /run/systemd/system (runtime). */
+export type UnitFileScope = 'persistent' | 'runtime';
 
 /** `start ecu-a/x.service`, `daemon-reload ecu-a`: readable, and unique within a plan. */
 export type StepId = string & { readonly __brand: 'StepId' };
 
+interface StepOrder {
+  readonly id: StepId;
+  readonly node: NodeName;
+  /** Steps that must have ended `done` before this one runs; when one did not, this one does not run. */
+  readonly after: readonly StepId[];
+  /** Steps that must have ended, whatever their result, before this one runs (a reload after the unit-file changes). */
+  readonly afterEnded: readonly StepId[];
+  /** What was observed and what the layout wants: `inactive → running`, `disabled → enabled`. */
+  readonly change: string;
+}
+
 export type Step =
-  | {
-      readonly id: StepId;
+  | (StepOrder & {
       readonly action: UnitAction;
-      readonly node: NodeName;
       readonly unit: UnitName;
-      /** Steps whose jobs must have ended `done` before this one runs. */
-      readonly after: readonly StepId[];
-      /** What was observed and what the layout wants: `inactive → running`, `disabled → enabled`. */
-      readonly change: string;
-    }
-  | { readonly id: StepId; readonly action: 'daemon-reload'; readonly node: NodeName; readonly unit?: undefined; readonly after: readonly StepId[]; readonly change: string };
+      /** For disable: the scopes whose links go (DisableUnitFiles' runtime flag), one call each. */
+      readonly scopes?: readonly UnitFileScope[];
+      /** Set when the vehicle refuses the step (enabling a masked unit): it is not run, it ends `error` with this. */
+      readonly error?: QmError;
+    })
+  | (StepOrder & { readonly action: 'daemon-reload'; readonly unit?: undefined; readonly scopes?: undefined; readonly error?: undefined });
+export type UnitStep = Extract<Step, { readonly action: UnitAction }>;
 
 /** A unit the plan cannot act on yet: its node, or a node a dependency lives on, is offline. */
 export interface Waiting {
@@ -44,9 +56,11 @@ export const stepId = (action: Action, node: NodeName, unit?: UnitName): StepId 
   (unit === undefined ? `${action} ${node}` : `${action} ${unitKey(node, unit)}`) as StepId;
 
 /**
- * Per node: enable/disable what differs, then one daemon-reload, then start/stop what differs.
- * A start waits for the starts of the units it needs (across nodes too); a stop waits for the stops
- * of the units that need it. Units on offline nodes, and what waits on them, are left for later.
+ * Per node: enable/disable what differs, then one daemon-reload once those ended (whatever their result),
+ * then start/stop what differs. A start waits for its own unit's enable/disable and for the starts of the
+ * units it needs (across nodes too); a stop waits for the stops of the units that need it. A failed
+ * unit-file step so holds back only its own unit's start and what needs that unit. Enabling a masked unit
+ * is planned as refused. Units on offline nodes, and what waits on them, are left for later.
  * Errors: layout nodes BlueChi does not know — then nothing is planned at all.
  */
 export function planLayout(layout: Layout, observed: Observed): Planned {
@@ -108,19 +122,20 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
   };
 
   const steps: Step[] = [];
-  const fileSteps = new Map<NodeName, StepId[]>();
+  // The unit-file step of each unit, and per node those the vehicle will run (what its reload follows).
+  const fileStep = new Map<UnitKey, StepId>();
+  const reloadAfter = new Map<NodeName, StepId[]>();
   for (const unit of units) {
     const node = online(unit.node);
     if (!node || unit.enabled === undefined) continue;
-    const state = node.unitFiles.get(unit.unit);
-    const action = unit.enabled ? (needsEnable(state) ? 'enable' : undefined) : needsDisable(state) ? 'disable' : undefined;
-    if (!action) continue;
-    const id = stepId(action, unit.node, unit.unit);
-    steps.push({ id, action, node: unit.node, unit: unit.unit, after: [], change: `${state ?? 'unknown'} → ${unit.enabled ? 'enabled' : 'disabled'}` });
-    fileSteps.set(unit.node, [...(fileSteps.get(unit.node) ?? []), id]);
+    const step = unitFileStep(unit, node.unitFiles.get(unit.unit));
+    if (!step) continue;
+    steps.push(step);
+    fileStep.set(unit.key, step.id);
+    if (step.error === undefined) reloadAfter.set(unit.node, [...(reloadAfter.get(unit.node) ?? []), step.id]);
   }
-  for (const [node, after] of fileSteps) {
-    steps.push({ id: stepId('daemon-reload', node), action: 'daemon-reload', node, after, change: 'reload unit files' });
+  for (const [node, afterEnded] of reloadAfter) {
+    steps.push({ id: stepId('daemon-reload', node), action: 'daemon-reload', node, after: [], afterEnded, change: 'reload unit files' });
   }
 
   const waiting: Waiting[] = [];
@@ -133,15 +148,43 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
       continue;
     }
     if (job === 'unknown') continue;
+    const own = job.action === 'start' ? fileStep.get(unit.key) : undefined;
     const after = [
-      ...(fileSteps.has(unit.node) ? [stepId('daemon-reload', unit.node)] : []),
+      ...(reloadAfter.has(unit.node) ? [stepId('daemon-reload', unit.node)] : []),
+      ...(own === undefined ? [] : [own]),
       ...predecessors(unit).map((other) => stepId((jobs.get(other.key) as { action: 'start' | 'stop' }).action, other.node, other.unit)),
     ];
-    steps.push({ id: stepId(job.action, unit.node, unit.unit), action: job.action, node: unit.node, unit: unit.unit, after, change: job.change });
+    steps.push({ id: stepId(job.action, unit.node, unit.unit), action: job.action, node: unit.node, unit: unit.unit, after, afterEnded: [], change: job.change });
   }
 
   const offline = layoutNodes(layout).filter((node) => !online(node));
   return { ok: true, plan: { steps: topologicalOrder(steps), waiting, offline } };
+}
+
+/** The enable or disable that brings `state` to what `unit` wants, if any; enabling a masked unit is refused. */
+function unitFileStep(unit: UnitSpec, state: string | undefined): Step | undefined {
+  const base = { node: unit.node, unit: unit.unit, after: [], afterEnded: [] };
+  if (unit.enabled === true && isMasked(state)) {
+    const error = new QmError('job-failed', `${unit.unit} on node ${unit.node} is masked: systemd refuses to enable it (unmask it, or leave out enabled)`, {
+      node: unit.node,
+      unit: unit.unit,
+      dbusName: 'org.freedesktop.systemd1.UnitMasked',
+    });
+    return { ...base, id: stepId('enable', unit.node, unit.unit), action: 'enable', change: `${state}: cannot be enabled`, error };
+  }
+  if (unit.enabled === true && needsEnable(state)) return { ...base, id: stepId('enable', unit.node, unit.unit), action: 'enable', change: `${state ?? 'unknown'} → enabled` };
+  if (unit.enabled === false && needsDisable(state)) {
+    // systemd reports `enabled` when /etc has links, whatever /run has; `enabled-runtime` when only /run has.
+    const runtimeOnly = state === 'enabled-runtime';
+    return {
+      ...base,
+      id: stepId('disable', unit.node, unit.unit),
+      action: 'disable',
+      scopes: runtimeOnly ? ['runtime'] : ['persistent', 'runtime'],
+      change: `${state} → disabled${runtimeOnly ? ' (runtime)' : ''}`,
+    };
+  }
+  return undefined;
 }
 
 function unknownNodes(layout: Layout, observed: Observed): QmError[] {
@@ -162,7 +205,7 @@ function unknownNodes(layout: Layout, observed: Observed): QmError[] {
 
 /** Kahn's algorithm, keeping the given order among steps that are ready together. */
 export function topologicalOrder(steps: readonly Step[]): Step[] {
-  const remaining = new Map(steps.map((step) => [step.id, new Set(step.after)]));
+  const remaining = new Map(steps.map((step) => [step.id, new Set([...step.after, ...step.afterEnded])]));
   const ordered: Step[] = [];
   while (ordered.length < steps.length) {
     const ready = steps.filter((step) => remaining.get(step.id)?.size === 0);

@@ -121,3 +121,44 @@ test('apply with a node offline: the rest is applied, exit 4 names what waits', 
   t.regex(result.stdout, /waiting: b\/cache.service: node b is offline/);
   t.regex(result.stdout, /4 of 4 steps done/);
 });
+
+test('apply: a failed step stops what depends on it, not the rest (as --help says): a failed or refused enable holds back only its own unit', async (t) => {
+  const help = await qmctl(['apply', '--help']);
+  t.regex(help.stdout.replace(/\s+/g, ' '), /a failed step stops what depends on it, not the rest/);
+  const { bus } = await startVehicle(t, [
+    { name: 'a', units: [{ name: 'db.service' }, { name: 'web.service' }, { name: 'radio.service', unitFileState: 'masked' }] },
+    { name: 'b', units: [{ name: 'cache.service' }] },
+  ]);
+  // ghost.service is not installed on a: systemd refuses to enable it; radio.service is masked.
+  const dir = await layoutDir(`nodes:
+  a:
+    units:
+      db.service: { enabled: true }
+      web.service: { needs: [db.service] }
+      radio.service: { enabled: true }
+      ghost.service: { enabled: true }
+  b:
+    units:
+      cache.service: { needs: [a/db.service] }
+`);
+  const applied = await qmctl(['apply', dir, '--json'], { DBUS_SYSTEM_BUS_ADDRESS: bus.address });
+  t.is(applied.code, 1, applied.stderr);
+  const steps = JSON.parse(applied.stdout).steps as Array<{ id: string; result: string; blockedBy?: string; error?: { code: string; message: string; node?: string; unit?: string } }>;
+  t.deepEqual(Object.fromEntries(steps.map((step) => [step.id, step.result])), {
+    'enable a/db.service': 'done',
+    'enable a/radio.service': 'error',
+    'enable a/ghost.service': 'error',
+    'daemon-reload a': 'done',
+    'start a/db.service': 'done',
+    'start a/web.service': 'done',
+    'start b/cache.service': 'done',
+    'start a/radio.service': 'dependency',
+    'start a/ghost.service': 'dependency',
+  });
+  const radio = steps.find((step) => step.id === 'enable a/radio.service')!;
+  t.like(radio.error, { node: 'a', unit: 'radio.service', message: 'radio.service on node a is masked: systemd refuses to enable it (unmask it, or leave out enabled)' });
+  t.like(steps.find((step) => step.id === 'enable a/ghost.service')!.error, { node: 'a', unit: 'ghost.service' });
+
+  const plan = await qmctl(['plan', dir], { DBUS_SYSTEM_BUS_ADDRESS: bus.address });
+  t.regex(plan.stdout, /! enable +radio\.service +masked: cannot be enabled/);
+});

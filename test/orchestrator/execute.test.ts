@@ -1,9 +1,10 @@
 // The executor's scheduling with fake effects: order, concurrency, failure propagation, offline nodes.
 import test from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
-import { executePlan, type StepEffects, type StepOutcome } from '../../controller/orchestrator/execute.ts';
+import { QmError } from '../../controller/errors.ts';
+import { executePlan, type StepEffects, type StepOutcome, type StepReport } from '../../controller/orchestrator/execute.ts';
 import { planLayout, type Plan, type Step } from '../../controller/orchestrator/plan.ts';
-import { layoutOf, observedOf } from './fixtures.ts';
+import { layoutOf, observedOf, unitFilesLayout, unitFilesObserved } from './fixtures.ts';
 
 const layout = layoutOf(`nodes:
   a:
@@ -136,9 +137,79 @@ test('concurrency limit and interruption', async (t) => {
   const slow = timedEffects(40);
   setTimeout(() => abort.abort(), 10);
   const reports = await executePlan(plan, slow.effects, { signal: abort.signal });
-  // The first wave finishes its calls; nothing new starts after the interrupt.
+  // The first wave finishes its calls; nothing new starts after the interrupt: what did not start ends canceled.
   t.deepEqual(
     reports.map((report) => report.result),
-    ['done', 'done', 'done', 'done', 'canceled', 'dependency'],
+    ['done', 'done', 'done', 'done', 'canceled', 'canceled'],
   );
+  t.deepEqual(slow.log.filter((entry) => entry.edge === 'begin').map((entry) => entry.id).sort(), plan.steps.slice(0, 4).map((step) => step.id).sort());
+});
+
+function filesPlan(radio: string): Plan {
+  const planned = planLayout(unitFilesLayout, unitFilesObserved(radio));
+  if (!planned.ok) throw new Error('unexpected');
+  return planned.plan;
+}
+
+const results = (reports: readonly StepReport[]) => Object.fromEntries(reports.map((report) => [report.step.id, `${report.result}${report.blockedBy ? ` (${report.blockedBy})` : ''}`]));
+
+test('a failed enable holds back only its own start and what needs it: the reload runs, the other units start', async (t) => {
+  const { effects, log } = timedEffects(5, { 'enable a/nav.service': 'error' });
+  const reports = await executePlan(filesPlan('disabled'), effects);
+  const at = (id: string, edge: 'begin' | 'end') => log.find((entry) => entry.id === id && entry.edge === edge)!.at;
+  for (const id of ['enable a/radio.service', 'enable a/nav.service', 'enable a/clock.service']) t.true(at(id, 'end') <= at('daemon-reload a', 'begin'), `${id} ended before the reload`);
+  t.deepEqual(results(reports), {
+    'enable a/radio.service': 'done',
+    'enable a/nav.service': 'error',
+    'enable a/clock.service': 'done',
+    'daemon-reload a': 'done',
+    'start a/radio.service': 'done',
+    'start a/clock.service': 'done',
+    'start a/other.service': 'done',
+    'start a/nav.service': 'dependency (enable a/nav.service)',
+    'start a/map.service': 'dependency (enable a/nav.service)',
+    'start b/ui.service': 'dependency (enable a/nav.service)',
+  });
+});
+
+test('a step the vehicle refuses (enabling a masked unit) is not run: it ends error naming node and unit, and holds back only what needs it', async (t) => {
+  const { effects, log } = timedEffects(5);
+  const reports = await executePlan(filesPlan('masked'), effects);
+  t.deepEqual(results(reports), {
+    'enable a/radio.service': 'error',
+    'enable a/nav.service': 'done',
+    'enable a/clock.service': 'done',
+    'daemon-reload a': 'done',
+    'start a/radio.service': 'dependency (enable a/radio.service)',
+    'start a/clock.service': 'done',
+    'start a/other.service': 'done',
+    'start a/nav.service': 'dependency (enable a/radio.service)',
+    'start a/map.service': 'dependency (enable a/radio.service)',
+    'start b/ui.service': 'dependency (enable a/radio.service)',
+  });
+  t.false(log.some((entry) => entry.id === 'enable a/radio.service'), 'never called');
+  const refused = reports.find((report) => report.step.id === 'enable a/radio.service')!;
+  t.like(refused, { attempts: 0, error: { origin: { node: 'a', unit: 'radio.service' } } });
+  t.regex(refused.error!.message, /radio\.service on node a is masked/);
+});
+
+test('whenOnline or recheck that fail end the step with an error naming node and unit, never a plan that pends forever', async (t) => {
+  const plan = coldPlan();
+  const offlineOnB: StepEffects['run'] = async (step) => ({ result: step.node === 'b' ? 'offline' : 'done' });
+  const settled = <T>(promise: Promise<T>) => Promise.race([promise, delay(5_000).then(() => 'still pending' as const)]);
+
+  const lost = await settled(executePlan(plan, { run: offlineOnB, whenOnline: () => Promise.reject(new Error('bus gone')) }));
+  if (lost === 'still pending') return t.fail('executePlan pends when whenOnline rejects');
+  const other = lost.find((report) => report.step.id === 'start b/other.service')!;
+  t.is(other.result, 'error');
+  t.like(other.error, { code: 'bus-error', origin: { node: 'b', unit: 'other.service' } });
+  t.regex(other.error!.message, /bus gone/);
+  t.is(lost.find((report) => report.step.id === 'start a/top.service')!.result, 'dependency');
+  t.is(lost.find((report) => report.step.id === 'start a/mid.service')!.result, 'done');
+
+  const unsure = await settled(
+    executePlan(plan, { run: offlineOnB, whenOnline: async () => true, recheck: () => Promise.reject(new QmError('timeout', 'still activating', { node: 'b', unit: 'side.service' })) }),
+  );
+  if (unsure === 'still pending') return t.fail('executePlan pends when recheck rejects');
+  t.like(unsure.find((report) => report.step.id === 'start b/side.service'), { result: 'timeout', error: { code: 'timeout', origin: { node: 'b', unit: 'side.service' } } });
 });

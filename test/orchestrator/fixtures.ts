@@ -33,15 +33,51 @@ export function observedOf(sketch: VehicleSketch): Observed {
   };
 }
 
-/** The vehicle after every step of `plan` ended done: what a perfect executor would leave behind. */
+/** A node whose units' files are enabled, one needing another, beside units that do not care; ui.service on b needs them. */
+export const unitFilesLayout = layoutOf(`nodes:
+  a:
+    units:
+      radio.service: { enabled: true }
+      nav.service: { enabled: true, needs: [radio.service] }
+      map.service: { needs: [nav.service] }
+      clock.service: { enabled: true }
+      other.service: {}
+  b:
+    units:
+      ui.service: { needs: [a/map.service] }
+`);
+
+/** unitFilesLayout's vehicle from cold, radio.service's unit file in state `radio` (masked, disabled …). */
+export const unitFilesObserved = (radio: string): Observed =>
+  observedOf({ a: { units: { 'radio.service': ['inactive', radio], 'nav.service': ['inactive', 'disabled'], 'clock.service': ['inactive', 'disabled'] } }, b: {} });
+
+/**
+ * The vehicle after a perfect apply of `plan`, as systemd would leave it: every step the vehicle accepts ended
+ * done; a step the plan marks refused (enabling a masked unit) changed nothing, and what waits on it did not run.
+ * Unit-file state is modelled pessimistically: an `enabled` unit may also have runtime links under /run
+ * (systemd reports `enabled` then), which only a disable in the runtime scope removes.
+ */
 export function afterPlan(observed: Observed, plan: Plan): Observed {
   const nodes = new Map([...observed.nodes].map(([name, node]) => [name, { ...node, units: new Map(node.units), unitFiles: new Map(node.unitFiles) }]));
+  const notRun = new Set<string>();
   for (const step of plan.steps) {
+    if (step.error !== undefined || step.after.some((id) => notRun.has(id))) {
+      notRun.add(step.id);
+      continue;
+    }
     const node = nodes.get(step.node)!;
     if (step.action === 'start') node.units.set(step.unit, { activeState: 'active' });
     if (step.action === 'stop') node.units.set(step.unit, { activeState: 'inactive' });
     if (step.action === 'enable') node.unitFiles.set(step.unit, 'enabled');
-    if (step.action === 'disable') node.unitFiles.set(step.unit, 'disabled');
+    if (step.action === 'disable') node.unitFiles.set(step.unit, disabled(node.unitFiles.get(step.unit), step.scopes ?? []));
   }
   return { nodes };
+}
+
+function disabled(state: string | undefined, scopes: readonly string[]): string {
+  const persistent = state === 'enabled' && !scopes.includes('persistent');
+  const runtime = (state === 'enabled' || state === 'enabled-runtime') && !scopes.includes('runtime');
+  if (persistent) return 'enabled';
+  if (runtime) return 'enabled-runtime';
+  return state === 'enabled' || state === 'enabled-runtime' || state === undefined ? 'disabled' : state;
 }

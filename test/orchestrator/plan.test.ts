@@ -3,7 +3,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { planLayout, isConverged, type Plan } from '../../controller/orchestrator/plan.ts';
 import { describePlan, countSteps } from '../../controller/orchestrator/describe.ts';
-import { afterPlan, layoutOf, observedOf, type VehicleSketch } from './fixtures.ts';
+import { afterPlan, layoutOf, observedOf, unitFilesLayout, unitFilesObserved, type VehicleSketch } from './fixtures.ts';
 import type { Layout } from '../../controller/layout/index.ts';
 import type { Observed } from '../../controller/orchestrator/observed.ts';
 
@@ -13,7 +13,15 @@ function plan(layout: Layout, observed: Observed): Plan {
   return planned.plan;
 }
 
-const steps = (p: Plan) => p.steps.map((step) => [step.id, ...step.after].join(' ← '));
+/** `id ← what it waits for to end done ⇠ what it waits for to end, however`. */
+const steps = (p: Plan) => p.steps.map((step) => [step.id, ...step.after].join(' ← ') + (step.afterEnded.length > 0 ? ` ⇠ ${step.afterEnded.join(', ')}` : ''));
+
+/** The steps that do not run when the refused steps end error: those that wait for one to end done, transitively. */
+function notRun(p: Plan): string[] {
+  const blocked = new Set<string>();
+  for (const step of p.steps) if (step.error !== undefined || step.after.some((id) => blocked.has(id))) blocked.add(step.id);
+  return [...blocked];
+}
 
 const vehicle = layoutOf(`nodes:
   a:
@@ -43,21 +51,21 @@ test('a vehicle that matches its layout needs nothing', (t) => {
   t.is(describePlan(p), 'No changes: the vehicle matches the layout.');
 });
 
-test('from cold: enable, daemon-reload, then starts in dependency order across nodes', (t) => {
+test('from cold: enable, daemon-reload once the enable ended, then starts in dependency order across nodes', (t) => {
   const p = plan(vehicle, observedOf({ a: { units: { 'gw.service': ['inactive', 'disabled'], 'debug.service': ['inactive', 'disabled'] } }, 'qm.a': {}, b: {} }));
   // In waves: everything ready at once first, then what waited for it.
   t.deepEqual(steps(p), [
     'enable a/gw.service',
     'start b/can.service',
-    'daemon-reload a ← enable a/gw.service',
-    'start a/gw.service ← daemon-reload a',
+    'daemon-reload a ⇠ enable a/gw.service',
+    'start a/gw.service ← daemon-reload a ← enable a/gw.service',
     'start qm.a/radio.service ← start a/gw.service',
     'start b/climate.service ← start b/can.service ← start a/gw.service',
     'start qm.a/ui.service ← start qm.a/radio.service',
   ]);
   // Ordered so that every step comes after what it waits for.
   const position = new Map(p.steps.map((step, index) => [step.id, index]));
-  for (const step of p.steps) for (const before of step.after) t.true(position.get(before)! < position.get(step.id)!);
+  for (const step of p.steps) for (const before of [...step.after, ...step.afterEnded]) t.true(position.get(before)! < position.get(step.id)!);
 });
 
 test('a dependency already running is not waited for; a start is only ordered after starts', (t) => {
@@ -87,8 +95,68 @@ test('enabling and disabling: only what differs; static units are left alone; st
       a: { units: { 'gw.service': ['active', 'static'], 'debug.service': ['active', 'enabled'] } },
     }),
   );
-  t.deepEqual(steps(p), ['disable a/debug.service', 'daemon-reload a ← disable a/debug.service', 'stop a/debug.service ← daemon-reload a']);
+  t.deepEqual(steps(p), ['disable a/debug.service', 'daemon-reload a ⇠ disable a/debug.service', 'stop a/debug.service ← daemon-reload a']);
   t.deepEqual(p.steps.map((step) => step.change), ['enabled → disabled', 'reload unit files', 'active → stopped']);
+});
+
+test('enabled: false converges on a runtime enablement: disabled in the runtime scope, and the plan says so', (t) => {
+  const layout = layoutOf(`nodes:
+  a:
+    units:
+      run.service: { enabled: false, state: stopped }
+      etc.service: { enabled: false, state: stopped }
+`);
+  const observed = observedOf({ a: { units: { 'run.service': ['inactive', 'enabled-runtime'], 'etc.service': ['inactive', 'enabled'] } } });
+  const p = plan(layout, observed);
+  t.deepEqual(
+    p.steps.map((step) => [step.id, step.change, step.scopes]),
+    [
+      ['disable a/run.service', 'enabled-runtime → disabled (runtime)', ['runtime']],
+      // systemd says `enabled` when /etc has links, whether or not /run has some too: both go.
+      ['disable a/etc.service', 'enabled → disabled', ['persistent', 'runtime']],
+      ['daemon-reload a', 'reload unit files', undefined],
+    ],
+  );
+  t.regex(describePlan(p), /~ disable +run\.service +enabled-runtime → disabled \(runtime\)/);
+  t.true(isConverged(plan(layout, afterPlan(observed, p))));
+});
+
+test('enabled: true on a masked unit is refused, naming node and unit; it holds back only its own start and what needs it', (t) => {
+  const p = plan(unitFilesLayout, unitFilesObserved('masked'));
+  const refused = p.steps.find((step) => step.id === 'enable a/radio.service')!;
+  t.like(refused.error, { code: 'job-failed', origin: { node: 'a', unit: 'radio.service', dbusName: 'org.freedesktop.systemd1.UnitMasked' } });
+  t.is(refused.error?.message, 'radio.service on node a is masked: systemd refuses to enable it (unmask it, or leave out enabled)');
+  t.is(refused.change, 'masked: cannot be enabled');
+  // The reload does not wait for what will not run; it waits for the other enables to end, whatever their result.
+  t.true(steps(p).includes('daemon-reload a ⇠ enable a/nav.service, enable a/clock.service'));
+  t.deepEqual(notRun(p), ['enable a/radio.service', 'start a/radio.service', 'start a/nav.service', 'start a/map.service', 'start b/ui.service']);
+  t.regex(describePlan(p), /! enable +radio\.service +masked: cannot be enabled/);
+  t.regex(describePlan(p), /Plan: 6 to start, 0 to stop, 2 to enable, 0 to disable, 1 daemon-reload; 1 refused\.$/);
+  t.like(countSteps(p), { enable: 2, refused: 1 });
+  // A masked unit whose enablement the layout leaves alone, or wants off, needs nothing.
+  const alone = plan(layoutOf('nodes:\n  a:\n    units:\n      radio.service: { enabled: false, state: stopped }\n'), observedOf({ a: { units: { 'radio.service': ['inactive', 'masked'] } } }));
+  t.true(isConverged(alone));
+});
+
+test('a unit-file step holds back only its own unit: the reload waits for it to end, a start only for its own', (t) => {
+  const layout = layoutOf(`nodes:
+  a:
+    units:
+      one.service: { enabled: true }
+      two.service: { enabled: false }
+      three.service: {}
+      four.service: { state: stopped }
+`);
+  const p = plan(layout, observedOf({ a: { units: { 'one.service': ['inactive', 'disabled'], 'two.service': ['inactive', 'enabled'], 'four.service': 'active' } } }));
+  t.deepEqual(steps(p), [
+    'enable a/one.service',
+    'disable a/two.service',
+    'daemon-reload a ⇠ enable a/one.service, disable a/two.service',
+    'start a/one.service ← daemon-reload a ← enable a/one.service',
+    'start a/two.service ← daemon-reload a ← disable a/two.service',
+    'start a/three.service ← daemon-reload a',
+    'stop a/four.service ← daemon-reload a',
+  ]);
 });
 
 test('an offline node waits, and so does what needs its units; the rest goes ahead', (t) => {
@@ -139,7 +207,7 @@ waiting
 
 Plan: 3 to start, 1 to stop, 1 to enable, 0 to disable, 1 daemon-reload; 2 waiting (offline: b).`,
   );
-  t.deepEqual(countSteps(p), { start: 3, stop: 1, enable: 1, disable: 0, 'daemon-reload': 1, waiting: 2 });
+  t.deepEqual(countSteps(p), { start: 3, stop: 1, enable: 1, disable: 0, 'daemon-reload': 1, refused: 0, waiting: 2 });
 });
 
 // Random acyclic layouts (a unit needs only earlier units; a running unit only running ones) and random states.
@@ -174,22 +242,27 @@ const arbitraryVehicle = fc
     return { layout: layoutOf(JSON.stringify({ nodes })), observed: observedOf(sketch) };
   });
 
-test('property: steps come after what they wait for, starts follow needs, and a perfect apply converges', (t) => {
+test('property: steps come after what they wait for, starts follow needs, a unit-file step holds back only its own unit, and a perfect apply converges', (t) => {
   fc.assert(
     fc.property(arbitraryVehicle, ({ layout, observed }) => {
       const p = plan(layout, observed);
       const position = new Map(p.steps.map((step, index) => [step.id, index]));
       for (const step of p.steps) {
-        for (const before of step.after) if (!(position.get(before)! < position.get(step.id)!)) return false;
-        if (step.action === 'start') {
+        for (const before of [...step.after, ...step.afterEnded]) if (!(position.get(before)! < position.get(step.id)!)) return false;
+        // The reload runs whatever the unit-file steps' results: it never waits for one to end done.
+        if (step.action === 'daemon-reload' && step.after.length > 0) return false;
+        if (step.action === 'start' || step.action === 'stop') {
           const unit = layout.units.get(`${step.node}/${step.unit}` as never)!;
-          for (const need of unit.needs) {
-            const id = `start ${need.node}/${need.unit}`;
-            if (position.has(id as never) && !step.after.includes(id as never)) return false;
-          }
+          const related = step.action === 'start' ? unit.needs.map((need) => `start ${need.node}/${need.unit}`) : [];
+          const allowed = new Set([`daemon-reload ${step.node}`, ...related, ...(step.action === 'start' ? [`enable ${unit.key}`, `disable ${unit.key}`] : [])]);
+          for (const before of step.after) if (!allowed.has(before) && !before.startsWith('stop ')) return false;
+          for (const id of related) if (position.has(id as never) && !step.after.includes(id as never)) return false;
         }
       }
-      return isConverged(plan(layout, afterPlan(observed, p)));
+      // What is left after a perfect apply: only what systemd refuses (enabling a masked unit) and what waits on it.
+      const second = plan(layout, afterPlan(observed, p));
+      const left = new Set(notRun(second));
+      return second.waiting.length === 0 && second.steps.every((step) => left.has(step.id));
     }),
     { numRuns: 300 },
   );

@@ -13,11 +13,14 @@ const command: Command = {
   usage: 'plan [LAYOUT...] [--detailed-exitcode]',
   help: `LAYOUT: a layout file (with its NAME.d/*.yaml drop-ins) or a directory (DIR/layout.yaml + DIR/layout.d/);
 default ${DEFAULT_LAYOUT} and its layout.d/. The layout is validated whole first.
-Per node: ~ enable/disable, ↻ daemon-reload, + start, - stop, with what each waits for;
-then what waits for offline nodes, and a summary line.
+Per node: ~ enable/disable, ↻ daemon-reload, + start, - stop, with what each waits for, and
+! what systemd would refuse (enabling a masked unit: apply reports it as an error and holds back only
+that unit's start and what needs it); then what waits for offline nodes, and a summary line.
+A disable of an enabled-runtime unit removes its links under /run ("(runtime)").
   --detailed-exitcode   for scripts: 0 nothing to do, 2 changes (or units waiting), 1 error
 Otherwise: 0, 2 for an invalid layout, 3 BlueChi unreachable, 4 a layout node BlueChi does not know.
-JSON: { steps: [{ id, action, node, unit, after, change }], waiting: [{ key, node, reason }], offline, counts }`,
+JSON: { steps: [{ id, action, node, unit, after, afterEnded, change, scopes?, error? }], waiting: [{ key, node, reason }], offline, counts }
+(after: steps that must end done first; afterEnded: steps that must end first, whatever their result)`,
   options: { 'detailed-exitcode': { type: 'boolean' } },
   args: [0],
   async run(context, paths, options) {
