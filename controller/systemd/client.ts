@@ -1,8 +1,9 @@
 // A typed client of org.freedesktop.systemd1 on a host bus: unit lifecycle, properties, unit files.
 import { filter, map, Observable } from 'rxjs';
-import type { Bus } from '../bus/connection.ts';
+import { live, type Bus, type LiveStream } from '../bus/connection.ts';
 import { asJobResult, awaitJob, type JobEnd } from '../bus/jobs.ts';
 import { describeBusError } from '../bluechi/errors.ts';
+import { isQmError } from '../errors.ts';
 import { escapePathLabel, labelOf } from '../bus/path-label.ts';
 import { SYSTEMD_UNIT_IFACE, unitFileChange, unitInfo, type Properties, type UnitFileChange, type UnitInfo } from '../bluechi/api.ts';
 import { callMember, PropertiesInterface, type Body, type InterfaceSpec } from '../bus/signature.ts';
@@ -57,7 +58,13 @@ export function systemd(bus: Bus, options: { jobTimeoutMs?: number } = {}) {
   ) => invoke(SYSTEMD_PATH, ManagerInterface, member, unit, body);
 
   /** systemd only emits job and unit signals once a client has called Subscribe. */
-  const ensureSubscribed = () => (subscribed ??= manager('Subscribe', undefined, []));
+  // A connection subscribes once: systemd answers AlreadySubscribed when another client on it already did.
+  const ensureSubscribed = () =>
+    (subscribed ??= manager('Subscribe', undefined, []).catch((error: unknown) => {
+      if (isQmError(error) && error.origin.dbusName === 'org.freedesktop.systemd1.AlreadySubscribed') return [];
+      subscribed = undefined;
+      throw error;
+    }));
 
   const jobRemoved$: Observable<JobEnd> = bus
     .signals({ sender: SYSTEMD_BUS_NAME, path: SYSTEMD_PATH, interface: MANAGER_IFACE, member: 'JobRemoved', signatures: ManagerInterface.signals })
@@ -117,8 +124,8 @@ export function systemd(bus: Bus, options: { jobTimeoutMs?: number } = {}) {
       const [value] = await invoke(SYSTEMD_PATH, PropertiesInterface, 'Get', undefined, [MANAGER_IFACE, 'SystemState']);
       return String(value.value);
     },
-    /** ActiveState/SubState changes of every unit (or one), from systemd's PropertiesChanged signals. */
-    unitStates$(unit?: string): Observable<UnitStateChange> {
+    /** ActiveState/SubState changes of every unit (or one), from systemd's PropertiesChanged signals; ready once systemd emits them to us. */
+    unitStates$(unit?: string): LiveStream<UnitStateChange> {
       const signals = bus.signals({
         sender: SYSTEMD_BUS_NAME,
         signatures: PropertiesInterface.signals,
@@ -127,7 +134,7 @@ export function systemd(bus: Bus, options: { jobTimeoutMs?: number } = {}) {
         member: 'PropertiesChanged',
         arg0: SYSTEMD_UNIT_IFACE,
       });
-      return new Observable<UnitStateChange>((subscriber) => {
+      const states = new Observable<UnitStateChange>((subscriber) => {
         const inner = signals
           .pipe(
             map(({ path, body }) => ({ path, changed: (body as Body<typeof PropertiesInterface.signals.PropertiesChanged>)[1] })),
@@ -142,6 +149,7 @@ export function systemd(bus: Bus, options: { jobTimeoutMs?: number } = {}) {
         ensureSubscribed().catch((error: unknown) => subscriber.error(error));
         return () => inner.unsubscribe();
       });
+      return live({ ready: () => Promise.all([signals.ready(), ensureSubscribed()]).then(() => undefined) }, states);
     },
   };
 }

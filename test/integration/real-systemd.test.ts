@@ -1,6 +1,7 @@
 // End to end on a real systemd 257: qmctl → BlueChi API → a node backed by the vehicle node's systemd,
 // and the systemd client straight against that systemd.
 import test from 'ava';
+import dbus from 'dbus-next';
 import { firstValueFrom, filter, take, timeout } from 'rxjs';
 import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { systemd } from '../../controller/systemd/client.ts';
@@ -31,6 +32,7 @@ test.before(async () => {
     files: [
       { path: '/etc/systemd/system/qm-e2e.service', content: unitFile },
       { path: '/etc/systemd/system/qm-e2e-fails.service', content: '[Service]\nType=oneshot\nExecStart=/bin/false\n' },
+      { path: '/etc/systemd/system/qm-e2e-fails-later.service', content: "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'sleep 1; exit 3'\n" },
     ],
   });
   await node.waitForSystemState('degraded', { timeoutMs: 60_000 });
@@ -108,4 +110,62 @@ test.serial('the systemd client: jobs, properties, state stream and unit files o
   const missing = await t.throwsAsync(manager.runJob('start', 'qm-no-such.service'), { instanceOf: QmError });
   t.is(missing.code, 'unit-unknown');
   t.regex(missing.message, /qm-no-such\.service not found/);
+});
+
+test.serial('the systemd client trusts only systemd: a spoofed JobRemoved "done" and unit state change nothing', async (t) => {
+  const manager = systemd(nodeBus!, { jobTimeoutMs: 30_000 });
+  const unit = 'qm-e2e-fails-later.service';
+  const spoofer = dbus.sessionBus({ busAddress: node!.systemBusAddress });
+  t.teardown(() => spoofer.disconnect());
+  await new Promise<void>((resolve) => spoofer.once('connect', () => resolve()));
+  // Each JobNew systemd announces for the unit is answered at once with a forged end and a forged state.
+  const forge = (path: string, iface: string, member: string, signature: string, body: unknown[]) => {
+    spoofer.send(dbus.Message.newSignal(path, iface, member, signature, body));
+    const direct = dbus.Message.newSignal(path, iface, member, signature, body);
+    direct.destination = nodeBus!.uniqueName;
+    spoofer.send(direct);
+  };
+  let forged = 0;
+  spoofer.on('message', (message: dbus.Message) => {
+    if (message.member !== 'JobNew' || message.body[2] !== unit) return;
+    forged += 1;
+    forge('/org/freedesktop/systemd1', 'org.freedesktop.systemd1.Manager', 'JobRemoved', 'uoss', [message.body[0], message.body[1], unit, 'done']);
+    forge('/org/freedesktop/systemd1/unit/qm_2de2e_2dfails_2dlater_2eservice', 'org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}as', [
+      'org.freedesktop.systemd1.Unit',
+      { ActiveState: new dbus.Variant('s', 'active'), SubState: new dbus.Variant('s', 'exited') },
+      [],
+    ]);
+  });
+  await spoofer.call(
+    new dbus.Message({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'AddMatch',
+      signature: 's',
+      body: ["type='signal',sender='org.freedesktop.systemd1',member='JobNew'"],
+    }),
+  );
+  const states = manager.unitStates$(unit);
+  const seen: string[] = [];
+  const failed = firstValueFrom(states.pipe(filter((change) => change.activeState === 'failed'), take(1), timeout(15_000)));
+  const all = states.subscribe((change) => seen.push(change.activeState));
+  t.teardown(() => all.unsubscribe());
+  await states.ready();
+  const end = await manager.runJob('start', unit);
+  await failed;
+  t.is(forged, 1, 'the forgery was sent while the job ran');
+  t.is(end.result, 'failed');
+  t.false(seen.includes('active'), `states seen: ${seen.join(', ')}`);
+  await manager.resetFailedUnit(unit);
+});
+
+test.serial('a missing systemd is named as systemd, not as the BlueChi controller', async (t) => {
+  const bus = await startPrivateBus();
+  t.teardown(() => bus.stop());
+  const connection = await connectBus(bus.address);
+  t.teardown(() => connection.close());
+  const error = await t.throwsAsync(systemd(connection).systemState(), { instanceOf: QmError });
+  t.is(error.code, 'unreachable');
+  t.regex(error.message, /^systemd \(org\.freedesktop\.systemd1\) is not running on the bus at unix:/);
 });
