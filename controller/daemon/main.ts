@@ -60,11 +60,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   try {
+    // Not ready means cannot serve (name owned by another qm-controller, not allowed to own it): 3, as the help says.
     const failed = daemon.ready.then(
       () => stopped,
       (error: unknown) => {
         log.error(isQmError(error) ? error.message : String(error));
-        return isQmError(error) ? error.exitCode : ExitCode.unreachable;
+        return ExitCode.unreachable;
       },
     );
     return await Promise.race([stopped, failed]);

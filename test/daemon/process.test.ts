@@ -66,3 +66,27 @@ test('an invalid layout at start: every error with file:line, exit 2, the name n
   t.regex(daemon.output(), /layout\.yaml:4:\d+: nodes\.a\.units\[x\.service\]\.state: state must be one of running, stopped/);
   t.regex(daemon.output(), /layout\.yaml:5:\d+: nodes\.a\.units\[y\.service\]\.bogus: unknown key "bogus"/);
 });
+
+test('a second qm-controller while one owns the name: says so and exits 3, as its help promises', async (t) => {
+  if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const bus = await startPrivateBus();
+  t.teardown(() => bus.stop());
+  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'one.service' }] }] });
+  t.teardown(() => standin.stop());
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const probe = await connectBus(bus.address);
+  t.teardown(() => probe.close());
+
+  const first = run(['--layout', dir, '--bus-address', bus.address]);
+  t.teardown(() => stopChild(first.child, 'SIGKILL'));
+  await until('the first owns the name', () => daemonRunning(probe));
+  const second = run(['--layout', dir, '--bus-address', bus.address]);
+  t.teardown(() => stopChild(second.child, 'SIGKILL'));
+  t.is(await second.exited, 3);
+  t.regex(second.output(), /org\.qm\.Controller1 is already owned on .*: is another qm-controller running\?/);
+  t.true(await daemonRunning(probe), 'the first keeps serving');
+  const help = run(['--help']);
+  t.is(await help.exited, 0);
+  t.regex(help.output(), /3 cannot serve/);
+});
