@@ -10,11 +10,14 @@ export interface WatchOptions {
   readonly signal?: AbortSignal;
   /** Called when a watch cannot be set up or fails; the watch goes on where it can. */
   readonly onError?: (error: Error) => void;
+  /** Run `onChange` once right after the watch is in place: no change between that run and the watch is missed. */
+  readonly runAtStart?: boolean;
 }
 
 /**
  * Calls `onChange` after changes under `configDir` (agent.conf, agent.conf.d/*), one call at a time:
- * changes during a run lead to one more run afterwards. Resolves when `signal` aborts.
+ * changes during a run lead to one more run afterwards. The watch is in place when this returns (inotify
+ * watches are set up synchronously). Resolves when `signal` aborts.
  */
 export function watchAgentConfig(configDir: string, onChange: () => Promise<void>, options: WatchOptions = {}): Promise<void> {
   const debounceMs = options.debounceMs ?? 200;
@@ -81,7 +84,8 @@ export function watchAgentConfig(configDir: string, onChange: () => Promise<void
       dropIns?.close();
       resolve();
     };
-    if (options.signal?.aborted) stop();
-    else options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.signal?.aborted) return stop();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.runAtStart) void run();
   });
 }

@@ -3,7 +3,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { watchAgentConfig } from '../../agent-config/watch.ts';
@@ -14,13 +13,13 @@ test('watchAgentConfig: runs after changes to agent.conf and to a drop-in direct
   const root = await tempTree(t, { 'agent.conf': '' });
   const abort = new AbortController();
   let runs = 0;
+  // The watch is in place once watchAgentConfig returns.
   const done = watchAgentConfig(root, async () => void runs++, { debounceMs: 50, signal: abort.signal });
-  await sleep(100);
   await writeFile(join(root, 'agent.conf'), '[bluechi-agent]\n');
   await until('a run after agent.conf changed', async () => (runs >= 1 ? true : undefined));
   await mkdir(join(root, 'agent.conf.d'));
+  // That run came after the directory's event, which armed the drop-in watch.
   const afterMkdir = await until('a run after agent.conf.d appeared', async () => (runs >= 2 ? runs : undefined));
-  await sleep(100);
   await writeFile(join(root, 'agent.conf.d', '50-x.conf'), '[bluechi-agent]\nLogLevel=DEBUG\n');
   await until('a run after a drop-in was written', async () => (runs > afterMkdir ? true : undefined));
   abort.abort();
@@ -31,14 +30,30 @@ test('watchAgentConfig: runs after changes to agent.conf and to a drop-in direct
 test('watchAgentConfig: a burst of writes is one run', async (t) => {
   const root = await tempTree(t, { 'agent.conf': '' });
   const abort = new AbortController();
-  let runs = 0;
-  const done = watchAgentConfig(root, async () => void runs++, { debounceMs: 200, signal: abort.signal });
-  await sleep(50);
-  for (let i = 0; i < 10; i++) await writeFile(join(root, 'agent.conf'), `# ${i}\n`);
-  await sleep(600);
+  const file = join(root, 'agent.conf');
+  const seen: string[] = [];
+  const done = watchAgentConfig(root, async () => void seen.push(await readFile(file, 'utf8')), { debounceMs: 200, signal: abort.signal });
+  for (let i = 0; i < 10; i++) await writeFile(file, `# ${i}\n`);
+  await until('the run after the burst', async () => (seen.length >= 1 ? true : undefined));
+  // A later write is the marker: any further run of the burst would stand before its run.
+  await writeFile(file, '# marker\n');
+  await until('the run after the marker', async () => (seen.includes('# marker\n') ? true : undefined));
   abort.abort();
   await done;
-  t.is(runs, 1);
+  t.deepEqual(seen, ['# 9\n', '# marker\n']);
+});
+
+test('watchAgentConfig with runAtStart: runs once at start, then on changes', async (t) => {
+  const root = await tempTree(t, { 'agent.conf': '# start\n' });
+  const abort = new AbortController();
+  const file = join(root, 'agent.conf');
+  const seen: string[] = [];
+  const done = watchAgentConfig(root, async () => void seen.push(await readFile(file, 'utf8')), { debounceMs: 50, signal: abort.signal, runAtStart: true });
+  await writeFile(file, '# changed at once\n');
+  await until('the change to be seen', async () => (seen.at(-1) === '# changed at once\n' ? true : undefined));
+  abort.abort();
+  await done;
+  t.true(seen.length >= 1 && seen.length <= 2, seen.join(''));
 });
 
 const QMCTL = fileURLToPath(new URL('../../controller/cli/qmctl.ts', import.meta.url));
@@ -67,14 +82,14 @@ test('qmctl agent-config apply --watch: the QM file follows the host file', asyn
   t.teardown(() => child.kill('SIGKILL'));
   const nodeName = async () => /^NodeName=(.*)$/m.exec(await readFile(target, 'utf8').catch(() => ''))?.[1];
 
+  // The first apply runs once the watch is in place.
   t.is(await until('the first apply', nodeName), 'qm.vehicle-a');
-  await sleep(200);
   await writeFile(join(root, 'host/agent.conf'), '[bluechi-agent]\nNodeName=vehicle-b\n');
   t.is(await until('the QM file to follow', async () => ((await nodeName()) === 'qm.vehicle-b' ? 'qm.vehicle-b' : undefined)), 'qm.vehicle-b');
 
   // A drop-in directory created after start, with a bad value: reported, QM file untouched.
+  // Written at once: whether its own event or the directory's arrives first, the run reads the directory.
   await mkdir(join(root, 'host/agent.conf.d'));
-  await sleep(200);
   await writeFile(join(root, 'host/agent.conf.d/10-bad.conf'), '[bluechi-agent]\nControllerPort=99999\n');
   await until('the error to be reported', async () => (/10-bad\.conf:2: ControllerPort: 99999 is outside 1–65535 \(nothing written; still watching\)/.test(stderr) ? true : undefined));
   t.is(await nodeName(), 'qm.vehicle-b');

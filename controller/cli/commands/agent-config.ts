@@ -251,10 +251,11 @@ async function watchAndApply(context: Context, request: RenderRequest, options: 
       context.stderr.write(`qmctl agent-config: ${error.position}${error.message} (nothing written; still watching)\n`);
     }
   };
-  await once();
   const configDir = resolveLocations(request.locations).hostConfigDir;
   let failed: Error | undefined;
+  // The first apply runs once the watch is in place, so an edit made meanwhile is not missed.
   await watchAgentConfig(configDir, once, {
+    runAtStart: true,
     debounceMs,
     signal: context.interrupted,
     onError: (error) => {
