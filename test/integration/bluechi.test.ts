@@ -71,6 +71,7 @@ test.serial('the executable: several nodes and units at once, output in the orde
 
 test.serial('JobNew comes before JobRemoved, with the same id and path', async (t) => {
   const created = firstValueFrom(client.jobNew$.pipe(take(1), timeout(10_000)));
+  await client.jobNew$.ready();
   const outcome = await client.node(first()).runJob('start', target.unit);
   const job = await created;
   t.is(job.job, outcome.job);
@@ -92,6 +93,10 @@ test.serial('status of a node lists its units; status of a unit shows its states
 });
 
 test.serial('list-units filters by glob across nodes', async (t) => {
+  // systemd unloads an inactive unit nothing references, and ListUnits lists loaded units only: run it first.
+  const started = await run('start', target.nodes.join(','), target.unit);
+  t.is(started.code, 0, started.stderr);
+  t.teardown(() => run('stop', target.nodes.join(','), target.unit));
   const result = await run('list-units', '--filter', target.unit.replace(/^(.{3}).*$/, '$1*'), '--json');
   t.is(result.code, 0, result.stderr);
   const units = JSON.parse(result.stdout) as Array<{ node: string; name: string }>;
