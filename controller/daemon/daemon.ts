@@ -10,11 +10,12 @@ import { layoutNodes, loadLayout, unitKey, type Layout, type UnitKey } from '../
 import { applyLayout } from '../orchestrator/apply.ts';
 import { observeVehicle } from '../orchestrator/observe.ts';
 import { activeStateOf, isRunning, isStopped, type Observed } from '../orchestrator/observed.ts';
+import type { Step } from '../orchestrator/plan.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 import type { ApplySummary, DaemonStatus, ErrorJson, ReloadOutcome, UnitStatus } from './api.ts';
 import { formatError } from './format.ts';
 import { withoutHeld } from './hold.ts';
-import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairsLeft, type RepairRecord } from './repair.ts';
+import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairSettled, repairsLeft, type RepairRecord } from './repair.ts';
 import { serialRunner } from './serial.ts';
 import { serveApi, type ServedApi } from './service.ts';
 
@@ -97,6 +98,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
           offlineWaitMs: 0,
           signal: stopping.signal,
           revise: (plan) => withoutHeld(plan, held),
+          onEvent: (event) => event.kind === 'started' && event.attempt === 1 && onStepStarted(event.step),
         });
         const endedAt = new Date().toISOString();
         summary =
@@ -150,12 +152,23 @@ export function startDaemon(options: DaemonOptions): Daemon {
         key,
         setTimeout(() => {
           repairTimers.delete(key);
-          const record = records.get(key);
-          if (record) records.set(key, repairRan(record));
-          void requestApply(`repair ${key}`);
+          // Found the unit back (nothing started or stopped it): the repair cost nothing.
+          const settle = () => records.has(key) && records.set(key, repairSettled(records.get(key)!, decision.id));
+          void requestApply(`repair ${key}`).then(settle, settle);
         }, decision.delayMs),
       );
     }
+  }
+
+  /** A start or stop of a unit whose repair is pending: that repair runs now, whichever apply runs it, and spends the budget. */
+  function onStepStarted(step: Step): void {
+    if (step.action !== 'start' && step.action !== 'stop') return;
+    const key = unitKey(step.node, step.unit);
+    const record = records.get(key);
+    if (record?.pending === undefined) return;
+    records.set(key, repairRan(record, now()));
+    clearTimeout(repairTimers.get(key));
+    repairTimers.delete(key);
   }
 
   function resetRepairs(): void {
@@ -286,7 +299,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
         observed: state,
         converged: spec.state === 'running' ? isRunning(state) : isStopped(state),
         repairs: {
-          done: record.granted.length,
+          done: record.ran.length,
           left: repairsLeft(record, spec.restart, at),
           budget: spec.restart.attempts,
           exhausted: record.exhausted,

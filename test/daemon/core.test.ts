@@ -2,7 +2,7 @@
 import test from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
 import { withoutHeld } from '../../controller/daemon/hold.ts';
-import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairsLeft, type RepairRecord } from '../../controller/daemon/repair.ts';
+import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairSettled, repairsLeft, type RepairRecord } from '../../controller/daemon/repair.ts';
 import { serialRunner } from '../../controller/daemon/serial.ts';
 import type { UnitKey } from '../../controller/layout/model.ts';
 import { planLayout } from '../../controller/orchestrator/plan.ts';
@@ -18,7 +18,7 @@ test('repairs within the budget back off 1×, 2×, 4×; the next drift exhausts 
     if (decision.kind !== 'repair') return t.fail(decision.kind);
     delays.push(decision.delayMs);
     t.is(decideRepair(decision.record, budget, at + 1).kind, 'ignore', 'a pending repair absorbs further drift');
-    record = repairRan(decision.record);
+    record = repairRan(decision.record, at);
   }
   t.deepEqual(delays, [1_000, 2_000, 4_000]);
   t.is(repairsLeft(record, budget, 10_000), 0);
@@ -29,6 +29,28 @@ test('repairs within the budget back off 1×, 2×, 4×; the next drift exhausts 
   const later = decideRepair(record, budget, 60_001);
   t.like(later, { kind: 'repair', attempt: 3, delayMs: 4_000 });
   t.is(decideRepair(NO_REPAIRS, { ...budget, attempts: 0 }, 0).kind, 'exhausted', 'attempts 0 turns repair off');
+});
+
+test('the budget is spent when a repair runs a job, not when drift is reported: repairs that found the unit back cost nothing', (t) => {
+  let record: RepairRecord = NO_REPAIRS;
+  // The unit failed and came back by itself (systemd's Restart=) five times before each repair ran.
+  for (const at of [0, 1_000, 2_000, 3_000, 4_000]) {
+    const decision = decideRepair(record, budget, at);
+    if (decision.kind !== 'repair') return t.fail(`drift at ${at}: ${decision.kind}`);
+    t.like(decision, { attempt: 1, delayMs: 1_000 });
+    record = repairSettled(decision.record, decision.id);
+  }
+  t.is(repairsLeft(record, budget, 5_000), 3);
+  t.false(record.exhausted);
+  t.is(repairRan(NO_REPAIRS, 5), NO_REPAIRS, 'a job no repair waits for spends nothing');
+
+  // An older repair's apply ending does not settle a newer one.
+  const first = decideRepair(NO_REPAIRS, budget, 0);
+  if (first.kind !== 'repair') return t.fail();
+  const second = decideRepair(repairRan(first.record, 10), budget, 20);
+  t.like(second, { kind: 'repair', attempt: 2, delayMs: 2_000 });
+  if (second.kind !== 'repair') return;
+  t.is(decideRepair(repairSettled(second.record, first.id), budget, 30).kind, 'ignore');
 });
 
 test('drift is a settled state contrary to the desired one, never a transition', (t) => {
