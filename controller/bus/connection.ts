@@ -192,18 +192,32 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
   const ownerQueries = new Map<number, OwnerWatch>();
   const inbound = new Subject<dbus.Message>();
 
-  // Every message, in the order the bus delivered it: owner changes and answers first, then signals.
+  /** Our calls awaiting a reply, by serial, with whom the reply must come from. */
+  const expectedReplies = new Map<number, { readonly destination: string; readonly watch?: OwnerWatch; settle(reply: dbus.Message): void }>();
+  /** Owners of the well-known names we call, followed for the connection's lifetime. */
+  const destinations = new Map<string, OwnerWatch>();
+
+  // Every message, in the order the bus delivered it (before dbus-next's own handling): owner answers and
+  // changes, replies to our calls, then signals.
   raw.on('message', (message: dbus.Message) => {
     if (message.type === MessageType.METHOD_RETURN || message.type === MessageType.ERROR) {
       const serial = Number(message.replySerial); // typed string by dbus-next, a number on the wire
       const watch = ownerQueries.get(serial);
-      if (!watch) return;
-      ownerQueries.delete(serial);
-      if (message.type === MessageType.METHOD_RETURN) watch.current = message.body[0] as string;
-      else if (message.errorName === 'org.freedesktop.DBus.Error.NameHasNoOwner') watch.current = '';
-      else return watch.failKnown(new QmError('bus-error', `GetNameOwner failed: ${message.errorName}`, { address, dbusName: message.errorName }));
-      watch.markKnown();
-      watch.changes.next(watch.current);
+      if (watch) {
+        ownerQueries.delete(serial);
+        if (message.type === MessageType.METHOD_RETURN) watch.current = message.body[0] as string;
+        else if (message.errorName === 'org.freedesktop.DBus.Error.NameHasNoOwner') watch.current = '';
+        else return watch.failKnown(new QmError('bus-error', `GetNameOwner failed: ${message.errorName}`, { address, dbusName: message.errorName }));
+        watch.markKnown();
+        watch.changes.next(watch.current);
+        return;
+      }
+      const expected = expectedReplies.get(serial);
+      // A reply from anyone but the peer we called (or the bus daemon, which answers for absent peers) is forged: ignored.
+      if (expected && (message.sender === BUS_DAEMON || trusted(expected.destination, expected.watch, message.sender))) {
+        expectedReplies.delete(serial);
+        expected.settle(message);
+      }
       return;
     }
     if (message.type !== MessageType.SIGNAL) return;
@@ -222,7 +236,7 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
   const pending = new Set<() => void>();
   const slots = semaphore(MAX_CALLS_IN_FLIGHT);
 
-  /** One method call on the wire, bounded by its reply timeout. */
+  /** One method call on the wire, bounded by its reply timeout; only its destination's reply settles it. */
   async function send(call: MethodCall): Promise<unknown[]> {
     const message = new Message({
       destination: call.destination,
@@ -233,41 +247,53 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
       body: call.body ?? [],
     });
     const timeoutMs = call.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    const watch = followed(call.destination);
     let timer: NodeJS.Timeout | undefined;
     let abandon: () => void = () => undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      abandon = () => reject(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
-      pending.add(abandon);
-      timer = setTimeout(
-        () =>
-          reject(
-            new BusCallError(
-              'org.freedesktop.DBus.Error.NoReply',
-              `${call.interface}.${call.member} got no reply within ${timeoutMs} ms`,
-              call,
-            ),
-          ),
-        Math.min(timeoutMs, MAX_TIMER_MS),
-      );
-    });
-    let reply: dbus.Message | null;
+    let serial: number | undefined;
+    let reply: dbus.Message;
     try {
-      reply = await Promise.race([raw.call(message), timeout]);
-    } catch (error) {
-      if (error instanceof BusCallError || error instanceof QmError) throw error;
-      const dbusError = error as { type?: string; text?: string; message?: string };
-      if (typeof dbusError.type === 'string') {
-        throw new BusCallError(dbusError.type, dbusError.text ?? dbusError.message ?? dbusError.type, call);
-      }
-      throw new QmError('unreachable', `the D-Bus bus at ${address} failed: ${String(error)}`, { address }, { cause: error });
+      reply = await new Promise<dbus.Message>((resolve, reject) => {
+        abandon = () => reject(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
+        pending.add(abandon);
+        timer = setTimeout(
+          () => reject(new BusCallError('org.freedesktop.DBus.Error.NoReply', `${call.interface}.${call.member} got no reply within ${timeoutMs} ms`, call)),
+          Math.min(timeoutMs, MAX_TIMER_MS),
+        );
+        try {
+          raw.send(message);
+        } catch (error) {
+          reject(new QmError('unreachable', `the D-Bus bus at ${address} failed: ${String(error)}`, { address }, { cause: error }));
+          return;
+        }
+        serial = message.serial!;
+        expectedReplies.set(serial, { destination: call.destination, ...(watch ? { watch } : {}), settle: resolve });
+      });
     } finally {
       clearTimeout(timer);
       pending.delete(abandon);
+      if (serial !== undefined) expectedReplies.delete(serial);
     }
-    if (call.replySignature !== undefined && reply && reply.signature !== call.replySignature) {
+    if (reply.type === MessageType.ERROR) {
+      const text = typeof reply.body[0] === 'string' ? reply.body[0] : reply.errorName;
+      throw new BusCallError(reply.errorName, text, call);
+    }
+    if (call.replySignature !== undefined && reply.signature !== call.replySignature) {
       throw contractError(`${call.interface}.${call.member}`, 'replied', reply.signature, call.replySignature, call.destination);
     }
-    return reply?.body ?? [];
+    return reply.body;
+  }
+
+  /** The owner watch of a well-known destination, kept while the connection lives; none for unique names and the bus. */
+  function followed(destination: string): OwnerWatch | undefined {
+    if (isUniqueName(destination) || destination === BUS_DAEMON) return undefined;
+    let watch = destinations.get(destination);
+    if (!watch) {
+      // Its GetNameOwner goes on the wire before the call, so its answer is in before the call's reply.
+      watch = watchOwner(destination);
+      destinations.set(destination, watch);
+    }
+    return watch;
   }
 
   /** The shared watch of `name`'s owner: AddMatch for its NameOwnerChanged, then GetNameOwner, both on the wire in that order. */

@@ -236,3 +236,33 @@ test('closing the connection ends calls still waiting, so nothing holds the proc
   const error = await t.throwsAsync(waiting, { instanceOf: QmError });
   t.is(error.code, 'unreachable');
 });
+
+test('a reply forged by another connection is ignored: only the called peer\'s reply settles the call', async (t) => {
+  const bus = await open();
+  const service = dbus.sessionBus({ busAddress: daemon.address });
+  t.teardown(() => service.disconnect());
+  await service.requestName('org.qm.Answering', 0);
+  let answer: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) =>
+    service.addMethodHandler((message) => {
+      answer = () => service.send(dbus.Message.newMethodReturn(message, 's', ['genuine']));
+      resolve();
+      return true;
+    }),
+  );
+  const call = bus.call({ destination: 'org.qm.Answering', path: '/', interface: 'org.qm.Answering', member: 'Ask', replySignature: 's', timeoutMs: 10_000 });
+  await arrived;
+  // Serials are small counters: a forger can simply try them all, as a method return or an error.
+  const raw = dbus.sessionBus({ busAddress: daemon.address });
+  t.teardown(() => raw.disconnect());
+  await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+  for (let serial = 1; serial < 64; serial++) {
+    raw.send(new dbus.Message({ type: dbus.MessageType.METHOD_RETURN, replySerial: serial as never, destination: bus.uniqueName, signature: 's', body: ['forged'] }));
+    raw.send(new dbus.Message({ type: dbus.MessageType.ERROR, replySerial: serial as never, destination: bus.uniqueName, errorName: 'org.qm.Forged', signature: 's', body: ['forged'] }));
+  }
+  // Once the forger's own call is answered the bus has queued its forgeries to us; once ours is, we have read them.
+  await raw.call(new dbus.Message({ destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
+  await roundTrip(bus);
+  answer();
+  t.deepEqual(await call, ['genuine']);
+});
