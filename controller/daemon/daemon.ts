@@ -2,8 +2,8 @@
 // the orchestrator plans and executes, repair.ts decides repairs, serial.ts keeps one apply at a time;
 // here the bus becomes streams (controller owner, node status, unit state) that trigger applies.
 import { setTimeout as delay } from 'node:timers/promises';
-import { filter, Subscription } from 'rxjs';
-import { blueChi, type BlueChi, type MonitorEvent } from '../bluechi/client.ts';
+import { filter, Subscription, type Observable } from 'rxjs';
+import { blueChi, type BlueChi, type BlueChiOptions, type MonitorEvent } from '../bluechi/client.ts';
 import { connectBus, type Bus } from '../bus/connection.ts';
 import { isQmError, QmError } from '../errors.ts';
 import { layoutNodes, loadLayout, unitKey, type Layout, type UnitKey } from '../layout/index.ts';
@@ -13,6 +13,7 @@ import { activeStateOf, isRunning, isStopped, type Observed } from '../orchestra
 import type { Step } from '../orchestrator/plan.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 import type { ApplySummary, DaemonStatus, ErrorJson, ReloadOutcome, UnitStatus } from './api.ts';
+import { followForGood } from './follow.ts';
 import { formatError } from './format.ts';
 import { withoutHeld } from './hold.ts';
 import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairSettled, repairsLeft, type RepairRecord } from './repair.ts';
@@ -38,6 +39,8 @@ export interface DaemonOptions {
   /** Own org.qm.Controller1 and serve the API; default true. */
   readonly serve?: boolean;
   readonly now?: () => number;
+  /** Makes the BlueChi client of each connection (tests wrap it to inject faults); default blueChi. */
+  readonly blueChi?: (bus: Bus, options: BlueChiOptions) => BlueChi;
 }
 
 export interface Daemon {
@@ -192,14 +195,14 @@ export function startDaemon(options: DaemonOptions): Daemon {
       bus.close();
     };
     try {
-      const blue = blueChi(bus, { jobTimeoutMs: options.jobTimeoutMs });
-      const watchDrift = (): Subscription =>
-        blue.watchUnits('*').subscribe({
-          next: onUnitEvent,
-          error: (error: unknown) => {
-            log.warn(`cannot follow unit states: ${errorJson(error).message}; trying again`);
-            setTimeout(() => client === blue && blueChiWatch?.add(watchDrift()), 1_000).unref();
-          },
+      const blue = (options.blueChi ?? blueChi)(bus, { jobTimeoutMs: options.jobTimeoutMs });
+      // Node status and unit state are followed for good: a failure is logged, and what it hid is caught up by an apply.
+      const followed = <T>(what: string, open: () => Observable<T>, next: (value: T) => void): Subscription =>
+        followForGood(open, {
+          next,
+          failed: (error, retryMs) => log.error(`following ${what} failed: ${errorJson(error).message}; following again in ${retryMs} ms`),
+          resumed: () => void requestApply(`following ${what} again`),
+          retryMs: 1_000,
         });
       const up = () => {
         blueChiWatch?.unsubscribe();
@@ -207,12 +210,13 @@ export function startDaemon(options: DaemonOptions): Daemon {
         log.info('BlueChi controller is on the bus: observing and applying');
         blueChiWatch = new Subscription();
         blueChiWatch.add(
-          blue
-            .nodeStatus$()
-            .pipe(filter(({ status }) => status === 'online'))
-            .subscribe({ next: ({ node }) => void requestApply(`node ${node} online`), error: () => undefined }),
+          followed(
+            'node status',
+            () => blue.nodeStatus$().pipe(filter(({ status }) => status === 'online')),
+            ({ node }) => void requestApply(`node ${node} online`),
+          ),
         );
-        blueChiWatch.add(watchDrift());
+        blueChiWatch.add(followed('unit states', () => blue.watchUnits('*'), onUnitEvent));
         void requestApply('BlueChi up');
       };
       const down = () => {
@@ -221,9 +225,22 @@ export function startDaemon(options: DaemonOptions): Daemon {
         client = undefined;
         log.warn('BlueChi controller left the bus: waiting for it to return');
       };
-      // Subscribed before asking who owns the name, so a change in between is not missed.
-      subscriptions.add(blue.controllerOwner$.subscribe({ next: (owner) => (owner === '' ? down() : up()), error: () => undefined }));
-      const ended = new Promise<string>((resolve) => subscriptions.add(bus.closed.subscribe((error) => resolve(error.message))));
+      let endSession: (reason: string) => void = () => undefined;
+      const ended = new Promise<string>((resolve) => {
+        endSession = resolve;
+        subscriptions.add(bus.closed.subscribe((error) => resolve(error.message)));
+      });
+      // Subscribed before asking who owns the name, so a change in between is not missed. Without it the
+      // daemon cannot tell BlueChi's comings and goings: a new session asks afresh.
+      subscriptions.add(
+        blue.controllerOwner$.subscribe({
+          next: (owner) => (owner === '' ? down() : up()),
+          error: (error: unknown) => {
+            log.error(`following the owner of org.eclipse.bluechi failed: ${errorJson(error).message}`);
+            endSession('lost track of the BlueChi controller');
+          },
+        }),
+      );
       const [hasOwner] = await bus.call({
         destination: 'org.freedesktop.DBus',
         path: '/org/freedesktop/DBus',
@@ -279,7 +296,10 @@ export function startDaemon(options: DaemonOptions): Daemon {
       const stopped = new Promise<string>((resolve) => stopping.signal.addEventListener('abort', () => resolve('stopping'), { once: true }));
       const reason = await Promise.race([session.ended, stopped]);
       session.close();
-      if (!stopping.signal.aborted) log.warn(`${reason}: reconnecting`);
+      if (stopping.signal.aborted) break;
+      log.warn(`${reason}: reconnecting`);
+      // A session that ends at once again (a stream failing on arrival) must not spin.
+      await delay(backoff.initialMs, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   })();
 

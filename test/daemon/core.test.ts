@@ -1,6 +1,8 @@
 // The daemon's pure core: repair decisions over fake time, the serial apply queue, holding exhausted units.
 import test from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Subject } from 'rxjs';
+import { followForGood } from '../../controller/daemon/follow.ts';
 import { withoutHeld } from '../../controller/daemon/hold.ts';
 import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairSettled, repairsLeft, type RepairRecord } from '../../controller/daemon/repair.ts';
 import { serialRunner } from '../../controller/daemon/serial.ts';
@@ -118,4 +120,30 @@ test('held units leave the plan with what waits on them; the rest stays', (t) =>
     { key: 'a/web.service', node: 'a', reason: "a/db.service's restart budget is exhausted; qmctl apply or reload resets it" },
   ]);
   t.is(withoutHeld(planned.plan, new Set()), planned.plan);
+});
+
+test('a followed stream that fails is reported and followed again; what it says after is still handled', async (t) => {
+  const opened: Array<Subject<number>> = [];
+  const seen: number[] = [];
+  const failures: string[] = [];
+  let resumed = 0;
+  const following = followForGood(
+    () => {
+      const stream = new Subject<number>();
+      opened.push(stream);
+      return stream;
+    },
+    { next: (value) => seen.push(value), failed: (error, retryMs) => failures.push(`${(error as Error).message} (again in ${retryMs} ms)`), resumed: () => (resumed += 1), retryMs: 5 },
+  );
+  opened[0]!.next(1);
+  opened[0]!.error(new Error('match rule lost'));
+  t.deepEqual(failures, ['match rule lost (again in 5 ms)']);
+  while (opened.length < 2) await delay(1);
+  t.is(resumed, 1);
+  opened[1]!.next(2);
+  t.deepEqual(seen, [1, 2]);
+  following.unsubscribe();
+  t.false(opened[1]!.observed, 'unsubscribing stops following');
+  opened[1]!.error(new Error('after the end'));
+  t.is(failures.length, 1);
 });
