@@ -168,7 +168,7 @@ function createContext(global: GlobalOptions, io: CliIo) {
     tty: io.stdout.isTTY === true && !global.json && io.env.NO_COLOR === undefined,
     env: io.env,
     interrupted: abort.signal,
-    log: () => (logger ??= import('../log.ts').then(({ createLogger }) => createLogger(global.logLevel, io.stderr))),
+    log: () => (logger ??= import('../log.ts').then(({ createLogger, isJournal }) => createLogger(global.logLevel, io.stderr, { journal: io.stderr === process.stderr && isJournal(io.env) }))),
     blueChi: () =>
       (client ??= (async () => {
         const [{ connectBus }, { blueChi }] = await Promise.all([import('../bus/connection.ts'), import('../bluechi/client.ts')]);

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { resolveBusAddress } from '../bus/address.ts';
 import { ExitCode, isQmError } from '../errors.ts';
 import { DEFAULT_LAYOUT, loadLayout } from '../layout/index.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, isJournal } from '../log.ts';
 import { startDaemon } from './daemon.ts';
 import { formatError } from './format.ts';
 
@@ -43,7 +43,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stderr.write(`qm-controller: --log-level must be one of error, warn, info, debug, not ${JSON.stringify(level)}\n`);
     return ExitCode.usage;
   }
-  const log = createLogger(level, process.stderr);
+  const log = createLogger(level, process.stderr, { journal: isJournal(env) });
   const layoutPaths = values.layout ?? [DEFAULT_LAYOUT];
   const loaded = await loadLayout(layoutPaths);
   if (!loaded.ok) {

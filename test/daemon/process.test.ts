@@ -1,9 +1,10 @@
 // dist/qm-controller.mjs as systemd runs it: a process that owns its name when ready, reloads on SIGHUP
 // (keeping the old layout when the new one is invalid) and exits 0 on SIGTERM. Needs `npm run build`.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectBus } from '../../controller/bus/connection.ts';
@@ -89,4 +90,45 @@ test('a second qm-controller while one owns the name: says so and exits 3, as it
   const help = run(['--help']);
   t.is(await help.exited, 0);
   t.regex(help.output(), /3 cannot serve/);
+});
+
+/** Runs qm-controller with stderr going to a file, as systemd connects a service's stderr to the journal. */
+async function runToFile(t: ExecutionContext, args: string[], journal: boolean): Promise<{ child: ChildProcess; text: () => Promise<string>; exited: Promise<number | null> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'qm-journal-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'stderr');
+  const handle = await open(file, 'w');
+  const { dev, ino } = await handle.stat({ bigint: true });
+  const env = { PATH: process.env.PATH, ...(journal ? { JOURNAL_STREAM: `${dev}:${ino}` } : {}) };
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', handle.fd], env });
+  await handle.close();
+  t.teardown(() => stopChild(child, 'SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, text: () => readFile(file, 'utf8'), exited };
+}
+
+test('under systemd (stderr is the journal: JOURNAL_STREAM names it) log lines carry sd-daemon priority prefixes; elsewhere none', async (t) => {
+  if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // No bus: it warns and retries until stopped, then says so at info level.
+  const waiting = await runToFile(t, ['--layout', dir, '--bus-address', 'unix:path=/nonexistent/bus'], true);
+  await until('a warning is logged', async () => /^<4>warn: /m.test(await waiting.text()));
+  waiting.child.kill('SIGTERM');
+  t.is(await waiting.exited, 0);
+  const lines = (await waiting.text()).trimEnd().split('\n');
+  t.true(lines.every((line) => /^<[3467]>(error|warn|info|debug): /.test(line)), lines.join('\n'));
+  t.is(lines.at(-1), '<6>info: stopped');
+
+  const invalid = await layoutDir('nodes:\n  a:\n    units:\n      x.service: { state: off }\n');
+  t.teardown(() => rm(invalid, { recursive: true, force: true }));
+  const refused = await runToFile(t, ['--layout', invalid], true);
+  t.is(await refused.exited, 2);
+  t.regex(await refused.text(), /^<3>error: .*layout\.yaml:4:\d+: nodes\.a\.units\[x\.service\]\.state: /m);
+
+  // The same stderr without JOURNAL_STREAM (a terminal, a pipe): time-stamped lines, no prefix.
+  const plain = await runToFile(t, ['--layout', invalid], false);
+  t.is(await plain.exited, 2);
+  t.regex(await plain.text(), /^\d{4}-\d\d-\d\dT[\d:.]+Z error: /m);
+  t.notRegex(await plain.text(), /^</m);
 });
