@@ -7,9 +7,12 @@ import { Controller } from './controller.ts';
 import { MemorySystemd, type UnitOptions } from './node-memory.ts';
 import { BusSystemd } from './node-systemd.ts';
 import { type NodeCall, type NodeConfig, nodePath } from './node.ts';
+import { actOnNode, type NodeAction, readUnitState, type UnitState } from './on-node.ts';
+import { writeUnitFiles } from './unit-files.ts';
 
 export type { NodeCall } from './node.ts';
-export type { UnitOptions } from './node-memory.ts';
+export type { UnitFileState, UnitOptions } from './node-memory.ts';
+export type { NodeAction, UnitState } from './on-node.ts';
 export { escapePathLabel } from './escape.ts';
 
 export interface StandinNodeOptions {
@@ -20,8 +23,11 @@ export interface StandinNodeOptions {
   readonly jobLatencyMs?: number;
   /** The in-memory node's units (all loaded); ignored for a systemd-backed node. */
   readonly units?: readonly UnitOptions[];
-  /** Back this node by a real systemd on the system bus at `address`, instead of in memory. */
-  readonly systemd?: { readonly address: string };
+  /**
+   * Back this node by a real systemd on the system bus at `address`, instead of in memory; `root` is the node's `/`
+   * seen from here (a vehicle node's `root`), where writeUnitFile writes.
+   */
+  readonly systemd?: { readonly address: string; readonly root?: string };
   /** PeerIp while online; default ::ffff:127.0.0.1, as for an agent over TCP from localhost. */
   readonly peerIp?: string;
 }
@@ -37,12 +43,6 @@ export interface RestartOptions {
   readonly graceful?: boolean;
   /** Time without an owner of org.eclipse.bluechi, before the new controller takes the name. */
   readonly downMs?: number;
-}
-
-export interface UnitState {
-  readonly activeState: string;
-  readonly subState: string;
-  readonly unitFileState: string;
 }
 
 export interface Standin {
@@ -61,7 +61,14 @@ export interface Standin {
   setJobLatency(node: string, ms: number): void;
   /** Changes a unit's state as if it happened on the node (a crash, an exit). In memory only. */
   setUnitState(node: string, unit: string, activeState: string, subState: string): void;
+  /** In memory only, at once; readUnitState answers for either kind of node. */
   unitState(node: string, unit: string): UnitState | undefined;
+  /** The unit's state as the node's systemd reports it (not through BlueChi, so also while the node is offline). */
+  readUnitState(node: string, unit: string): Promise<UnitState>;
+  /** Does to a unit on the node itself what someone there would (kill its main process, stop, start), on either kind of node. */
+  onNode(node: string, unit: string, action: NodeAction): Promise<void>;
+  /** Writes a unit file and its links on the node's disk, as an administrator would: no daemon-reload. */
+  writeUnitFile(node: string, unit: UnitOptions): Promise<void>;
   /** Every org.eclipse.bluechi.Node call made on `node` so far, in order, including ones refused as Offline. */
   calls(node: string): readonly NodeCall[];
   clearCalls(): void;
@@ -73,6 +80,8 @@ export interface Standin {
 interface StandinNode {
   readonly config: NodeConfig;
   readonly memory: MemorySystemd | undefined;
+  /** A systemd-backed node's `/`, when given. */
+  readonly root: string | undefined;
   online: boolean;
 }
 
@@ -129,6 +138,18 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
     unitState(node, unit) {
       return memoryOf(node).unitState(unit);
     },
+    readUnitState(node, unit) {
+      return readUnitState(nodeNamed(node).config.agent.systemd, unit);
+    },
+    onNode(node, unit, action) {
+      return actOnNode(nodeNamed(node).config.agent.systemd, unit, action);
+    },
+    async writeUnitFile(node, unit) {
+      const standinNode = nodeNamed(node);
+      if (standinNode.memory) return standinNode.memory.writeUnitFile(unit);
+      if (!standinNode.root) throw new Error(`node ${node}: give systemd.root to write its unit files`);
+      await writeUnitFiles(standinNode.root, unit.name, unit);
+    },
     calls(node) {
       return [...nodeNamed(node).config.calls];
     },
@@ -156,6 +177,7 @@ async function startNode(options: StandinNodeOptions): Promise<StandinNode> {
   return {
     config: { name: options.name, agent, peerIp: options.peerIp ?? '::ffff:127.0.0.1', calls: [] },
     memory,
+    root: options.systemd?.root,
     online: options.online ?? true,
   };
 }

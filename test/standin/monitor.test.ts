@@ -44,19 +44,18 @@ test('subscribing to a loaded unit reports it at once: UnitNew and UnitStateChan
   const { client, standin } = await setUp(t, { nodes });
   const monitor = await createMonitor(client);
   await client.call(monitor, MONITOR_INTERFACE, 'SubscribeList', 'sas', ['a', ['db.service', 'web.service']]);
-  await client.waitFor('UnitStateChanged', () => true, { count: 2 });
-  t.deepEqual(states(client.received('UnitNew')), ['a db.service virtual', 'a web.service virtual']);
-  t.deepEqual(states(client.received('UnitStateChanged')), [
-    'a db.service active running virtual',
-    'a web.service inactive dead virtual',
-  ]);
+  await client.waitFor('UnitStateChanged');
+  // The agent has subscribed both once a later call is answered: web.service, inactive and unreferenced, is not loaded.
+  await client.call(CONTROLLER_PATH, CONTROLLER_INTERFACE, 'ListNodes');
+  t.deepEqual(states(client.received('UnitNew')), ['a db.service virtual']);
+  t.deepEqual(states(client.received('UnitStateChanged')), ['a db.service active running virtual']);
 
   standin.setUnitState('a', 'db.service', 'failed', 'failed');
-  const crash = await client.waitFor('UnitStateChanged', () => true, { count: 3 });
+  const crash = await client.waitFor('UnitStateChanged', () => true, { count: 2 });
   t.is(crash.body.join(' '), 'a db.service failed failed real');
   standin.setUnitState('b', 'db.service', 'failed', 'failed');
   await new Promise((resolve) => setTimeout(resolve, 100));
-  t.is(client.received('UnitStateChanged').length, 3, 'node b is not subscribed');
+  t.is(client.received('UnitStateChanged').length, 2, 'node b is not subscribed');
 });
 
 test('a node going offline: loaded units turn inactive/agent-offline and are removed, reason virtual', async (t) => {
@@ -105,8 +104,9 @@ test('Close ends a monitor; peers get its signals and PeerRemoved; others see no
   t.is(peerId, 1);
   await client.call(monitor, MONITOR_INTERFACE, 'Subscribe', 'ss', ['a', 'web.service']);
   await client.call(standin.nodePath('a'), NODE_INTERFACE, 'StartUnit', 'ss', ['web.service', 'replace']);
-  await peer.waitFor('UnitStateChanged', () => true, { count: 3 });
-  await client.waitFor('UnitStateChanged', () => true, { count: 3 });
+  await peer.waitFor('UnitStateChanged', () => true, { count: 2 });
+  await client.waitFor('UnitStateChanged', () => true, { count: 2 });
+  t.deepEqual(states(client.received('UnitNew')), ['a web.service real'], 'systemd loads web.service to start it');
   t.deepEqual(states(peer.received('UnitStateChanged')), states(client.received('UnitStateChanged')));
 
   await client.call(monitor, MONITOR_INTERFACE, 'Close');

@@ -4,12 +4,13 @@ import dbus from 'dbus-next';
 import { CONTROLLER_INTERFACE, CONTROLLER_PATH, JOB_INTERFACE, NODE_INTERFACE } from './api.ts';
 import type { TestClient } from './bus-client.ts';
 import { setUp, tearDownAll } from './harness.ts';
+import type { UnitOptions } from './index.ts';
 
 const { Variant } = dbus;
 
 test.after.always(tearDownAll);
 
-const units = [
+const units: UnitOptions[] = [
   { name: 'web.service', description: 'The web server' },
   { name: 'db.service', activeState: 'active', unitFileState: 'enabled', canReload: true },
   { name: 'static.service', unitFileState: 'static' },
@@ -128,13 +129,13 @@ test('failNext makes the next job end with a systemd result; "failed" leaves the
   t.is(await activeState(client, 'web.service'), 'inactive/dead');
 });
 
-test('Job.Cancel replies at once, then the job ends "canceled" and the unit is as before', async (t) => {
+test('Job.Cancel replies at once, then the job ends "canceled" while the unit carries on starting, as systemd does', async (t) => {
   const { client } = await setUp(t, { nodes: nodes(60_000) });
   const job = await start(client, 'web.service');
   await client.waitFor('PropertiesChanged', (signal) => signal.path === job);
   t.deepEqual(await client.call(job, JOB_INTERFACE, 'Cancel'), []);
   t.deepEqual((await client.waitFor('JobRemoved')).body, [1, job, 'qm.vehicle-a', 'web.service', 'canceled']);
-  t.is(await activeState(client, 'web.service'), 'inactive/dead');
+  t.is(await activeState(client, 'web.service'), 'activating/start');
 });
 
 test('stop, restart and reload run as jobs; reloading an inactive unit ends "invalid", one without ExecReload is refused', async (t) => {
@@ -184,7 +185,7 @@ test('unit files: enable, disable, state, list; default target', async (t) => {
   const { client } = await setUp(t, { nodes: nodes() });
   t.deepEqual(await client.call(NODE, NODE_INTERFACE, 'EnableUnitFiles', 'asbb', [['web.service'], false, false]), [
     true,
-    [['symlink', '/etc/systemd/system/multi-user.target.wants/web.service', '/usr/lib/systemd/system/web.service']],
+    [['symlink', '/etc/systemd/system/multi-user.target.wants/web.service', '/etc/systemd/system/web.service']],
   ]);
   t.deepEqual(await client.call(NODE, NODE_INTERFACE, 'GetUnitFileState', 's', ['web.service']), ['enabled']);
   t.deepEqual(await client.call(NODE, NODE_INTERFACE, 'EnableUnitFiles', 'asbb', [['static.service'], false, false]), [
@@ -203,9 +204,9 @@ test('unit files: enable, disable, state, list; default target', async (t) => {
   });
   const [files] = await client.call(NODE, NODE_INTERFACE, 'ListUnitFiles');
   t.deepEqual(files, [
-    ['/usr/lib/systemd/system/web.service', 'enabled'],
-    ['/usr/lib/systemd/system/db.service', 'disabled'],
-    ['/usr/lib/systemd/system/static.service', 'static'],
+    ['/etc/systemd/system/web.service', 'enabled'],
+    ['/etc/systemd/system/db.service', 'disabled'],
+    ['/etc/systemd/system/static.service', 'static'],
   ]);
   t.deepEqual(await client.call(NODE, NODE_INTERFACE, 'GetDefaultTarget'), ['multi-user.target']);
   await client.call(NODE, NODE_INTERFACE, 'Reload');

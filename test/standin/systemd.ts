@@ -19,6 +19,8 @@ export const SystemdErrors = {
   jobTypeNotApplicable: 'org.freedesktop.systemd1.JobTypeNotApplicable',
   transactionIsDestructive: 'org.freedesktop.systemd1.TransactionIsDestructive',
   noSuchProcess: 'org.freedesktop.systemd1.NoSuchProcess',
+  unitMasked: 'org.freedesktop.systemd1.UnitMasked',
+  badUnitSetting: 'org.freedesktop.systemd1.BadUnitSetting',
 } as const;
 
 /** One ListUnits tuple `(ssssssouso)`: id, description, load, active, sub, following, unit path, job id, job type, job path. */
