@@ -2,7 +2,9 @@
 // integration suite against the real controller. Run as root from the repository root:
 //
 //   QM_TEST_BLUECHI_CONTROLLER=/path/bluechi-controller QM_TEST_BLUECHI_AGENT=/path/bluechi-agent \
-//     npx tsx test/support/real-bluechi-main.ts -- npx ava test/integration/
+//     node --import tsx test/support/real-bluechi-main.ts -- npx ava test/integration/
+//
+// (`node --import tsx` rather than `npx tsx`: npx does not pass SIGTERM on, and tsx takes `--env-file` as its own.)
 //
 // With a command after `--`: runs it with QM_TEST_BLUECHI_* set, tears down and exits with its exit code.
 // Without: prints `export QM_TEST_BLUECHI_…=…` lines (also to --write-env FILE, for another shell to source) and
@@ -11,11 +13,11 @@ import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { defaultRealNodes, defaultRealUnit, realBlueChiBinaries, startRealBlueChi } from './real-bluechi.ts';
 
-const usage = `usage: QM_TEST_BLUECHI_CONTROLLER=BIN QM_TEST_BLUECHI_AGENT=BIN tsx test/support/real-bluechi-main.ts
+const usage = `usage: QM_TEST_BLUECHI_CONTROLLER=BIN QM_TEST_BLUECHI_AGENT=BIN node --import tsx test/support/real-bluechi-main.ts
          [--nodes NAME,NAME…] [--unit UNIT] [--log-level DEBUG|INFO|WARN|ERROR] [--write-env FILE] [-- COMMAND…]
   --nodes      BlueChi node names, one vehicle node each (default ${defaultRealNodes.join(',')})
   --unit       the unit the suite drives, installed on every node (default ${defaultRealUnit})
-  --write-env   also write the export lines to FILE (removed at teardown)
+  --write-env  also write the export lines to FILE (removed at teardown)
   COMMAND      run it with QM_TEST_BLUECHI_* set, then tear down and exit with its code
 `;
 

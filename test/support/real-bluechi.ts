@@ -13,11 +13,15 @@
 //   its socket bind-mounted into the node; the agent binary's directory is bind-mounted read-only.
 // Each node has the units the integration suite assumes (see bluechi-target.ts): `qm-test.service` (safe to
 // start, stop, reload, enable and disable; not enabled) and `other.service`.
+// If the starting process is SIGKILLed, the controller dies with it and the nodes' supervisors tear the nodes
+// down; the private dbus-daemon and the run directory are left, and the next start removes them
+// (sweepOrphanedRuns). Needs root, util-linux (setpriv, unshare) and what vehicle nodes need.
 //
-// From a shell: `npx tsx test/support/real-bluechi-main.ts --help`.
+// From a shell: `node --import tsx test/support/real-bluechi-main.ts --help`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { registerCleanup } from './cleanup.ts';
 import { runCommand } from './command.ts';
@@ -211,6 +215,9 @@ export async function sweepOrphanedRuns(): Promise<string[]> {
         }
       }
     }
+    // The private bus's own directory (test/support/dbus-daemon.ts), which its stop() would have removed.
+    const busDir = (await readFile(join(dir, 'bus-dir'), 'utf8').catch(() => '')).trim();
+    if (dirname(busDir) === tmpdir() && basename(busDir).startsWith('qm-bus-')) await rm(busDir, { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
     swept.push(entry);
   }
@@ -295,6 +302,7 @@ export async function startRealBlueChi(options: RealBlueChiOptions): Promise<Rea
 
   try {
     bus = await startPrivateBus();
+    await writeFile(join(runDir, 'bus-dir'), bus.dir);
     await pids();
 
     // The controller: its Unix socket only (UseTCP off), so nothing on the host's network.
