@@ -47,4 +47,9 @@ export interface Context {
   printJson(value: unknown): void;
   /** A signal that aborts when the user interrupts (SIGINT/SIGTERM), for long-running commands. */
   readonly interrupted: AbortSignal;
+  /**
+   * From here the command waits on others (jobs, qm-controller): the first interrupt ends it at once with exit
+   * 130, saying on stderr `goesOn`, what continues without it (as systemctl: the jobs run on).
+   */
+  waiting(goesOn: string): void;
 }

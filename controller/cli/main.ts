@@ -6,6 +6,7 @@ import type { Bus } from '../bus/connection.ts';
 import { ExitCode, isQmError, QmError } from '../errors.ts';
 import type { BlueChi } from '../bluechi/client.ts';
 import type { Command, Context, GlobalOptions, OptionSpec } from './command.ts';
+import { reportInterrupted } from './interrupt.ts';
 import { commandNames, loadCommand } from './registry.ts';
 
 const globalOptions: OptionSpec = {
@@ -85,9 +86,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   const session = createContext(global, io);
   try {
-    return await command.run(session.context, positionals, values);
-  } catch (error) {
-    return await reportError(session.context, command, error);
+    return await Promise.race([
+      command.run(session.context, positionals, values).catch((error: unknown) => reportError(session.context, command, error)),
+      session.interruptedWhileWaiting.then((goesOn) => reportInterrupted(io.stderr, command.name, goesOn)),
+    ]);
   } finally {
     session.close();
   }
@@ -160,6 +162,12 @@ function createContext(global: GlobalOptions, io: CliIo) {
   const interrupt = () => abort.abort();
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  // What goes on once a waiting command is interrupted; resolves when that happens.
+  let goesOn: string | undefined;
+  let endWaiting: (goesOn: string) => void = () => undefined;
+  const interruptedWhileWaiting = new Promise<string>((resolve) => (endWaiting = resolve));
+  const endIfInterrupted = () => abort.signal.aborted && goesOn !== undefined && endWaiting(goesOn);
+  abort.signal.addEventListener('abort', endIfInterrupted);
 
   const context: Context = {
     global,
@@ -168,6 +176,10 @@ function createContext(global: GlobalOptions, io: CliIo) {
     tty: io.stdout.isTTY === true && !global.json && io.env.NO_COLOR === undefined,
     env: io.env,
     interrupted: abort.signal,
+    waiting(note) {
+      goesOn = note;
+      endIfInterrupted();
+    },
     log: () => (logger ??= import('../log.ts').then(({ createLogger, isJournal }) => createLogger(global.logLevel, io.stderr, { journal: io.stderr === process.stderr && isJournal(io.env) }))),
     blueChi: () =>
       (client ??= (async () => {
@@ -180,6 +192,7 @@ function createContext(global: GlobalOptions, io: CliIo) {
   };
   return {
     context,
+    interruptedWhileWaiting,
     close() {
       process.off('SIGINT', interrupt);
       process.off('SIGTERM', interrupt);

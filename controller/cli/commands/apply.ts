@@ -9,6 +9,7 @@ import type { ExecutionEvent, StepReport } from '../../orchestrator/execute.ts';
 import type { Plan } from '../../orchestrator/plan.ts';
 import type { Command, Context } from '../command.ts';
 import { painted, table } from '../format.ts';
+import { reportInterrupted } from '../interrupt.ts';
 import { printErrors, readLayoutArgs } from '../layout-input.ts';
 import { printPlan } from './plan.ts';
 
@@ -39,7 +40,10 @@ JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempt
     // The daemon's layout is the default one: without LAYOUT arguments, a running daemon does the apply (one at a time).
     if (paths.length === 0 && options['dry-run'] !== true) {
       const client = await context.blueChi();
-      if (await daemonRunning(client.bus)) return applyThroughDaemon(context, await callDaemon<ApplySummary>(client.bus, 'Apply', context.global.timeoutMs * 10));
+      if (await daemonRunning(client.bus)) {
+        context.waiting("qm-controller's apply continues in the background.");
+        return applyThroughDaemon(context, await callDaemon<ApplySummary>(client.bus, 'Apply', context.global.timeoutMs * 10));
+      }
     }
     const layout = await readLayoutArgs(context, 'apply', paths);
     if (!layout) return ExitCode.usage;
@@ -62,6 +66,8 @@ JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempt
       return ExitCode.ok;
     }
     printSummary(context, result.plan, result.reports);
+    // The interrupt ended every wait at once and started nothing new: the summary says which steps were canceled.
+    if (context.interrupted.aborted) return reportInterrupted(context.stderr, 'apply', 'Jobs already started continue in the background; no new step was started.');
     if (result.reports.some((report) => report.result !== 'done')) return ExitCode.jobFailed;
     return result.plan.waiting.length > 0 ? ExitCode.node : ExitCode.ok;
   },

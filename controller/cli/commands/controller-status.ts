@@ -14,7 +14,9 @@ state, and its restart budget (repairs done / allowed in the window; "exhausted"
 JSON: { layout, bluechi, converged, nodes, units: [{ node, unit, desired, observed, converged, repairs }], applies, lastApply, lastReload }`,
   args: [0, 0],
   async run(context) {
-    const status = await callDaemon<DaemonStatus>((await context.blueChi()).bus, 'Status');
+    const client = await context.blueChi();
+    context.waiting('');
+    const status = await callDaemon<DaemonStatus>(client.bus, 'Status');
     if (context.global.json) context.printJson(status);
     else {
       context.print(`layout: ${status.layout.files.join(', ')} (${status.layout.units} units)`);

@@ -17,7 +17,9 @@ daemon is not running. JSON: { reloaded, at, files, errors }`,
   args: [0],
   async run(context, args, options) {
     if (args.length === 0) {
-      const outcome = await callDaemon<ReloadOutcome>((await context.blueChi()).bus, 'Reload');
+      const client = await context.blueChi();
+      context.waiting('qm-controller goes on reloading its layout.');
+      const outcome = await callDaemon<ReloadOutcome>(client.bus, 'Reload');
       if (context.global.json) context.printJson(outcome);
       for (const error of outcome.errors) context.stderr.write(`qmctl reload: ${formatError(error)}\n`);
       if (!outcome.reloaded) {

@@ -27,6 +27,7 @@ JSON: [{ node, unit, result, job, id } | { node, unit, error: { code, message, d
       }
       const requests = crossRequests(nodes!.split(','), units);
       const client = await context.blueChi();
+      context.waiting('Jobs continue in the background.');
       const progress = context.tty && requests.length > 1;
       let finished = 0;
       const reports = await runUnitJobs(client, operation, requests, {
