@@ -30,7 +30,7 @@ const usage = `Usage: qmctl [--bus-address ADDR] [--json] [-v] COMMAND [ARGS...]
 
 Drives BlueChi nodes and the QM partition. 'qmctl COMMAND --help' tells more.
 Exit codes: 0 ok, 1 a job did not end 'done', 2 usage, 3 bus or controller unreachable,
-4 node offline or unknown.`;
+4 node offline or unknown, 130 interrupted while waiting (Ctrl-C; submitted jobs go on).`;
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = splitCommand(argv);

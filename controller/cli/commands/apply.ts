@@ -27,7 +27,8 @@ it, not the rest. Applying again when nothing changed makes no calls on the node
   --wait-offline SECONDS    how long a step waits for its node when the node goes offline mid-apply (default 30)
 On a terminal: live progress per node on stderr; then a table of every step and its job result.
 Exit: 0 all done; 1 a step did not end 'done'; 2 invalid layout; 3 BlueChi unreachable;
-4 a layout node unknown to BlueChi, or units left waiting for offline nodes.
+4 a layout node unknown to BlueChi, or units left waiting for offline nodes; 130 interrupted (Ctrl-C:
+no new step starts, those not started end 'canceled', jobs already started go on).
 JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempts, startedMs, endedMs }], waiting, offline }`,
   options: { 'dry-run': { type: 'boolean' }, 'wait-offline': { type: 'string' } },
   args: [0],

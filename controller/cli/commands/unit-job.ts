@@ -14,7 +14,8 @@ export function unitJobCommand(operation: UnitOperation): Command {
     summary: `${operation[0]!.toUpperCase()}${operation.slice(1)} units on nodes and wait for their jobs`,
     usage: `${operation} NODE[,NODE...] UNIT... [--mode MODE]`,
     help: `Runs one ${operation} job per node and unit, all at once, and waits for each to end.
-Output keeps the order asked. Exit 1 if any job ended other than 'done'.
+Output keeps the order asked. Exit 1 if any job ended other than 'done'; 130 when interrupted
+(Ctrl-C) while waiting: the jobs continue in the background.
   --mode MODE   systemd job mode: ${MODES.join(', ')} (default replace)
 JSON: [{ node, unit, result, job, id } | { node, unit, error: { code, message, dbusName } }]`,
     options: { mode: { type: 'string' } },
