@@ -2,12 +2,13 @@
 // compare, and only then write (atomically) and restart the QM agent when what it runs with changed.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { readConfigFile } from '../controller/config-file.ts';
 import { QmError } from '../controller/errors.ts';
 import { checkControllerAllows } from './controller-allows.ts';
 import { deriveQmAgentConfig, type DeriveOptions, type QmAgentConfig } from './derive.ts';
 import { errorsIn, throwIfErrors, warning, type Diagnostic } from './diagnostics.ts';
 import { settingChanges, describeChange, unifiedDiff, type SettingChange } from './diff.ts';
-import { agentFiles, errnoOf, ioError, loadAgentFiles, writeFileAtomically, type AgentFiles } from './files.ts';
+import { agentFiles, errnoOf, ioError, loadAgentFiles, MAX_AGENT_FILE_BYTES, writeFileAtomically, type AgentFiles } from './files.ts';
 import { parseIni, type IniFile } from './ini.ts';
 import { AGENT_SECTION, HOST_CONFIG_DIR, PACKAGED_DEFAULT } from './keys.ts';
 import { BUILT_IN, builtInSettings, environmentSettings, fileSettings, mergeSettings, section, type Section, type Settings } from './merge.ts';
@@ -204,21 +205,19 @@ async function requireDirectory(path: string, what: string, option: string): Pro
   try {
     const stat = await fs.stat(path);
     if (stat.isDirectory()) return;
-    throw new QmError('io', `${path}: the ${what} is not a directory (give ${option})`, { file: path });
+    throw new QmError('io', `the ${what} is not a directory (give ${option})`, { file: path });
   } catch (error) {
     if (error instanceof QmError) throw error;
-    if (errnoOf(error) === 'ENOENT') throw new QmError('io', `${path}: the ${what} does not exist (give ${option})`, { file: path });
+    if (errnoOf(error) === 'ENOENT') throw new QmError('io', `the ${what} does not exist (give ${option})`, { file: path });
     throw ioError(error, path, `cannot inspect the ${what}`);
   }
 }
 
 async function readText(path: string): Promise<string | null> {
-  try {
-    return await fs.readFile(path, 'utf8');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return null;
-    throw ioError(error, path, 'cannot read the current file');
-  }
+  const read = await readConfigFile(path, MAX_AGENT_FILE_BYTES);
+  if (read.ok) return read.bytes.toString('utf8');
+  if (read.missing) return null;
+  throw new QmError('io', `cannot read the current file: ${read.reason}`, { file: path }, { cause: read.cause });
 }
 
 export interface ApplyOptions {

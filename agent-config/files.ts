@@ -3,10 +3,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { errnoOf, errnoReason, readConfigFile } from '../controller/config-file.ts';
 import { QmError } from '../controller/errors.ts';
 import { warning, type Diagnostic } from './diagnostics.ts';
 import { parseIni, type IniFile } from './ini.ts';
 import { AGENT_CONF, AGENT_CONF_D } from './keys.ts';
+
+/**
+ * 1 MiB per file. BlueChi sets no limit, but joins each repeated key's pieces with strcat_dup, which is
+ * quadratic in the file; a real agent.conf has 14 keys and a controller.conf's AllowedNodeNames for
+ * ten thousand nodes still fits in half of this.
+ */
+export const MAX_AGENT_FILE_BYTES = 1024 * 1024;
 
 /** The three places an agent reads, as cfg_load_complete_configuration does. */
 export interface AgentFiles {
@@ -84,44 +92,26 @@ async function dropInFiles(dir: string, diagnostics: Diagnostic[]): Promise<stri
     } catch (error) {
       throw ioError(error, path, 'cannot read this drop-in (bluechi-agent would refuse to start)');
     }
-    if (stat.isDirectory()) {
-      diagnostics.push(warning(path, undefined, undefined, 'a directory named *.conf; bluechi-agent reads nothing from it'));
-    } else if (!stat.isFile()) {
-      throw new QmError('io', `${path}: not a regular file; bluechi-agent would block or fail reading it`, { file: path });
-    } else {
-      paths.push(path);
-    }
+    // bluechi-agent opens a directory, reads nothing from it and goes on; anything else not a regular file is refused when read.
+    if (stat.isDirectory()) diagnostics.push(warning(path, undefined, undefined, 'a directory named *.conf; bluechi-agent reads nothing from it'));
+    else paths.push(path);
   }
   return paths;
 }
 
-/** The file's bytes; undefined when it does not exist (unless `required`). */
+/** The file's bytes; undefined when it does not exist (unless `required`). Only regular files, up to MAX_AGENT_FILE_BYTES. */
 async function readOptional(path: string, required = false): Promise<Buffer | undefined> {
-  try {
-    return await fs.readFile(path);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT' && !required) return undefined;
-    throw ioError(error, path, 'cannot read');
-  }
+  const read = await readConfigFile(path, MAX_AGENT_FILE_BYTES);
+  if (read.ok) return read.bytes;
+  if (read.missing && !required) return undefined;
+  throw new QmError('io', `cannot read: ${read.reason}`, { file: path }, { cause: read.cause });
 }
 
-export function errnoOf(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
+export { errnoOf };
 
+/** An io error about `path`: the path goes in the origin (printed before the message), not into the message again. */
 export function ioError(error: unknown, path: string, what: string): QmError {
-  const code = errnoOf(error);
-  const reason: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'read-only file system',
-    EISDIR: 'is a directory',
-    ENOTDIR: 'a path component is not a directory',
-    ENOSPC: 'no space left on device',
-  };
-  const detail = (code && reason[code]) ?? (error as Error)?.message ?? String(error);
-  return new QmError('io', `${path}: ${what}: ${detail}`, { file: path }, { cause: error });
+  return new QmError('io', `${what}: ${errnoReason(error)}`, { file: path }, { cause: error });
 }
 
 export interface WriteResult {
@@ -142,7 +132,7 @@ export async function writeFileAtomically(path: string, content: string, options
   let existing = false;
   try {
     const stat = await fs.stat(path);
-    if (!stat.isFile()) throw new QmError('io', `${path}: exists and is not a regular file; not replacing it`, { file: path });
+    if (!stat.isFile()) throw new QmError('io', 'exists and is not a regular file; not replacing it', { file: path });
     mode = stat.mode & 0o7777;
     existing = true;
   } catch (error) {

@@ -1,12 +1,15 @@
 // The edge where layouts come from disk: which files, in which order, read and checked as one.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { errnoOf, errnoReason, invalidUtf8, readConfigFile } from '../config-file.ts';
 import { QmError } from '../errors.ts';
 import { mergeAll } from './merge.ts';
 import { parseYaml, type Tree } from './tree.ts';
 import { sortErrors, validateLayout, type Validated } from './validate.ts';
 
 export const DEFAULT_LAYOUT = '/etc/qm/layout.yaml';
+/** 16 MiB: over ten times a 10,000-unit vehicle's layout, and what one file may cost to check (about a second). */
+export const MAX_LAYOUT_FILE_BYTES = 16 * 1024 * 1024;
 
 export interface LayoutSource {
   readonly file: string;
@@ -53,7 +56,8 @@ export async function layoutFiles(paths: readonly string[]): Promise<{ files: st
     files.push(main);
     try {
       const entries = await readdir(dropIns);
-      files.push(...entries.filter((name) => name.endsWith('.yaml')).sort().map((name) => join(dropIns, name)));
+      // A loop, not push(...names): a spread of a huge directory listing overflows the call stack.
+      for (const name of entries.filter((entry) => entry.endsWith('.yaml')).sort()) files.push(join(dropIns, name));
     } catch (error) {
       if (!isMissing(error)) errors.push(unreadable('the layout drop-ins', dropIns, error));
     }
@@ -66,26 +70,33 @@ export async function loadLayout(paths: readonly string[] = [DEFAULT_LAYOUT]): P
   const { files, errors } = await layoutFiles(paths.length > 0 ? paths : [DEFAULT_LAYOUT]);
   const sources: LayoutSource[] = [];
   for (const file of files) {
-    try {
-      sources.push({ file, text: await readFile(file, 'utf8') });
-    } catch (error) {
-      errors.push(unreadable('the layout', file, error));
+    const read = await readConfigFile(file, MAX_LAYOUT_FILE_BYTES);
+    if (!read.ok) {
+      errors.push(new QmError('config', `cannot read the layout: ${read.reason}`, { file }, { cause: read.cause }));
+      continue;
     }
+    const decoded = decodeLayout(file, read.bytes);
+    if (decoded instanceof QmError) errors.push(decoded);
+    else sources.push(decoded);
   }
   if (errors.length > 0) return { ok: false, errors };
   return readLayout(sources);
 }
 
-const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'ENOENT';
+/** The file's text, or an error at the first byte that is not UTF-8 (shown as U+FFFD it would hide what is wrong). */
+function decodeLayout(file: string, bytes: Buffer): LayoutSource | QmError {
+  const invalid = invalidUtf8(bytes);
+  if (!invalid) return { file, text: bytes.toString('utf8') };
+  // lastIndexOf reads a negative start as counted from the end.
+  const lineStart = invalid.offset === 0 ? 0 : bytes.lastIndexOf(0x0a, invalid.offset - 1) + 1;
+  let line = 1;
+  for (let newline = bytes.indexOf(0x0a); newline !== -1 && newline < lineStart; newline = bytes.indexOf(0x0a, newline + 1)) line += 1;
+  const column = bytes.toString('utf8', lineStart, invalid.offset).length + 1;
+  return new QmError('config', `the file is not UTF-8 text: ${invalid.reason}`, { file, line, column });
+}
 
-const REASONS = new Map([
-  ['ENOENT', 'no such file'],
-  ['ENOTDIR', 'not a directory'],
-  ['EACCES', 'permission denied'],
-  ['EISDIR', 'a directory'],
-]);
+const isMissing = (error: unknown): boolean => errnoOf(error) === 'ENOENT';
 
 function unreadable(what: string, file: string, error: unknown): QmError {
-  const reason = REASONS.get((error as NodeJS.ErrnoException).code ?? '') ?? (error as Error).message;
-  return new QmError('config', `cannot read ${what}: ${reason}`, { file }, { cause: error });
+  return new QmError('config', `cannot read ${what}: ${errnoReason(error)}`, { file }, { cause: error });
 }

@@ -1,10 +1,11 @@
 // The file edge: what is read, in which order, and how the QM file is replaced.
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
-import { agentFiles, loadAgentFiles, writeFileAtomically } from '../../agent-config/files.ts';
+import { agentFiles, loadAgentFiles, MAX_AGENT_FILE_BYTES, writeFileAtomically } from '../../agent-config/files.ts';
 import { QmError } from '../../controller/errors.ts';
+import { makeFifo, within } from '../support/special-files.ts';
 import { tempTree } from './helpers.ts';
 
 test('load order: packaged default, agent.conf, then *.conf drop-ins in byte order (hidden ones too)', async (t) => {
@@ -54,7 +55,32 @@ test('a directory named *.conf is skipped with a warning; a broken symlink is an
   const error = await t.throwsAsync(loadAgentFiles(agentFiles(join(root, 'none'), join(root, 'etc'))), { instanceOf: QmError });
   t.is(error.code, 'io');
   t.is(error.origin.file, join(root, 'etc/agent.conf.d/zz.conf'));
-  t.regex(error.message, /zz\.conf: cannot read this drop-in.*no such file/);
+  t.is(`${error.position}${error.message}`, `${join(root, 'etc/agent.conf.d/zz.conf')}: cannot read this drop-in (bluechi-agent would refuse to start): no such file or directory`);
+});
+
+for (const [what, path] of [
+  ['the packaged default', 'share/agent.conf'],
+  ['agent.conf', 'etc/agent.conf'],
+  ['a drop-in', 'etc/agent.conf.d/50-qm.conf'],
+] as const) {
+  test(`a FIFO as ${what} is refused by name at once (reading it blocked for ever)`, async (t) => {
+    const root = await tempTree(t, { 'share/agent.conf': '[bluechi-agent]\n', 'etc/agent.conf.d/.keep': '' });
+    await rm(join(root, path), { force: true });
+    makeFifo(t, join(root, path));
+    const loading = loadAgentFiles(agentFiles(join(root, 'share/agent.conf'), join(root, 'etc')));
+    const error = await t.throwsAsync(within(5000, `loading with a FIFO as ${what}`, loading), { instanceOf: QmError });
+    t.is(error.code, 'io');
+    t.is(error.origin.file, join(root, path));
+    t.regex(error.message, /^cannot read.*: a FIFO \(named pipe\), not a regular file$/);
+  });
+}
+
+test('an agent file over the size limit is refused naming the limit', async (t) => {
+  const root = await tempTree(t, { 'etc/agent.conf': '' });
+  t.is(MAX_AGENT_FILE_BYTES, 1024 * 1024);
+  await truncate(join(root, 'etc/agent.conf'), MAX_AGENT_FILE_BYTES + 1);
+  const error = await t.throwsAsync(loadAgentFiles(agentFiles(join(root, 'none'), join(root, 'etc'))), { instanceOf: QmError });
+  t.is(`${error.position}${error.message}`, `${join(root, 'etc/agent.conf')}: cannot read: it is 1048577 bytes, over the limit of 1048576 bytes (1 MiB) for one file`);
 });
 
 test('an agent.conf that is a directory, or a drop-in dir that is a file, is an io error naming it', async (t) => {
@@ -62,7 +88,7 @@ test('an agent.conf that is a directory, or a drop-in dir that is a file, is an 
   await mkdir(join(root, 'etc/agent.conf'));
   const error = await t.throwsAsync(loadAgentFiles(agentFiles(join(root, 'none'), join(root, 'etc'))), { instanceOf: QmError });
   t.is(error.origin.file, join(root, 'etc/agent.conf'));
-  t.regex(error.message, /is a directory/);
+  t.is(error.message, 'cannot read: a directory, not a regular file');
 });
 
 test('atomic write: new content, previous kept as .prev, mode kept, no temp files left', async (t) => {
@@ -84,7 +110,7 @@ test('atomic write into a missing directory fails with an io error and leaves no
   const root = await tempTree(t);
   const error = await t.throwsAsync(writeFileAtomically(join(root, 'missing/agent.conf'), 'x'), { instanceOf: QmError });
   t.is(error.code, 'io');
-  t.regex(error.message, /missing\/agent\.conf: cannot write: no such file or directory/);
+  t.is(`${error.position}${error.message}`, `${join(root, 'missing/agent.conf')}: cannot write: no such file or directory`);
   t.deepEqual(await readdir(root), []);
 });
 
@@ -102,7 +128,7 @@ test('on a read-only file system the write fails with a clear error and the old 
   await writeFile(join(root, 'script.mts'), `
 import { writeFileAtomically } from ${JSON.stringify(new URL('../../agent-config/files.ts', import.meta.url).pathname)};
 try { await writeFileAtomically(process.argv[2], 'new\\n'); console.log('written'); }
-catch (error) { console.log(error.code, error.message); }
+catch (error) { console.log(error.code, error.position + error.message); }
 `);
   const dir = join(root, 'qm');
   const result = spawnSync(

@@ -195,7 +195,7 @@ test('the example vehicle: layout.yaml then layout.d/ in lexical order', async (
 test('a missing file is a config error naming it', async (t) => {
   const result = await loadLayout(['/nonexistent/layout.yaml']);
   t.false(result.ok);
-  if (!result.ok) t.is(`${result.errors[0]!.position}${result.errors[0]!.message}`, '/nonexistent/layout.yaml: cannot read the layout: no such file');
+  if (!result.ok) t.is(`${result.errors[0]!.position}${result.errors[0]!.message}`, '/nonexistent/layout.yaml: cannot read the layout: no such file or directory');
 });
 
 test('drop-ins that cannot be read are errors naming the path, not "no drop-ins"; only a missing layout.d means none', async (t) => {
