@@ -1,5 +1,7 @@
 // BlueChi's public D-Bus API as data, transcribed from upstream's introspection XML
-// (data/org.eclipse.bluechi.{Controller,Node,Job,Monitor,Metrics}.xml) and protocol.h.
+// (data/org.eclipse.bluechi.{Controller,Node,Job,Monitor,Metrics}.xml) and protocol.h, and served as a running
+// bluechi-controller 1.2.2 introspects (its sd-bus vtables: test/contract/recorded/introspect/): methods
+// privileged with unnamed arguments, some properties explicit (left out of GetAll).
 
 export const BUS_NAME = 'org.eclipse.bluechi';
 export const CONTROLLER_PATH = '/org/eclipse/bluechi';
@@ -40,13 +42,19 @@ export interface MethodSpec {
 export interface SignalSpec {
   readonly name: string;
   readonly args: readonly ArgSpec[];
+  /** How many of `args` the introspection declares, where upstream's vtable declares fewer than it sends. */
+  readonly declared?: number;
 }
 
-/** `emitsChanged` is the value of the org.freedesktop.DBus.Property.EmitsChangedSignal annotation. */
+/**
+ * `emitsChanged` is the value of the org.freedesktop.DBus.Property.EmitsChangedSignal annotation (sd-bus writes
+ * none for the default, true); an `explicit` property (SD_BUS_VTABLE_PROPERTY_EXPLICIT) is left out of GetAll.
+ */
 export interface PropertySpec {
   readonly name: string;
   readonly type: string;
   readonly emitsChanged: 'true' | 'false' | 'const';
+  readonly explicit?: boolean;
 }
 
 export interface InterfaceSpec {
@@ -68,11 +76,12 @@ function args(text: string): ArgSpec[] {
 }
 
 const method = (name: string, input = '', output = ''): MethodSpec => ({ name, in: args(input), out: args(output) });
-const signal = (name: string, list = ''): SignalSpec => ({ name, args: args(list) });
-const property = (name: string, type: string, emitsChanged: PropertySpec['emitsChanged']): PropertySpec => ({
+const signal = (name: string, list = '', declared?: number): SignalSpec => ({ name, args: args(list), ...(declared === undefined ? {} : { declared }) });
+const property = (name: string, type: string, emitsChanged: PropertySpec['emitsChanged'], explicit = false): PropertySpec => ({
   name,
   type,
   emitsChanged,
+  ...(explicit ? { explicit } : {}),
 });
 
 /** The full in-signature of a method, e.g. `ss` for StartUnit. */
@@ -95,7 +104,7 @@ export const controllerInterface: InterfaceSpec = {
   signals: [signal('JobNew', 'id:u job:o'), signal('JobRemoved', 'id:u job:o node:s unit:s result:s')],
   properties: [
     property('Status', 's', 'true'),
-    property('LogLevel', 's', 'false'),
+    property('LogLevel', 's', 'false', true),
     property('LogTarget', 's', 'const'),
   ],
 };
@@ -130,9 +139,9 @@ export const nodeInterface: InterfaceSpec = {
   properties: [
     property('Name', 's', 'const'),
     property('Status', 's', 'true'),
-    property('PeerIp', 's', 'false'),
-    property('LastSeenTimestamp', 't', 'false'),
-    property('LastSeenTimestampMonotonic', 't', 'false'),
+    property('PeerIp', 's', 'false', true),
+    property('LastSeenTimestamp', 't', 'false', true),
+    property('LastSeenTimestampMonotonic', 't', 'false', true),
   ],
 };
 
@@ -159,13 +168,13 @@ export const monitorInterface: InterfaceSpec = {
     method('AddPeer', 'name:s', 'id:u'),
     method('RemovePeer', 'id:u reason:s'),
   ],
-  // UnitNew/UnitRemoved carry a reason: the XML and the emitted messages say `sss`
-  // (upstream's sd-bus vtable declares `ss`, a mismatch in its introspection only).
+  // UnitNew/UnitRemoved carry a reason: the XML and the emitted messages say `sss`, but upstream's sd-bus
+  // vtable declares two arguments, and that is what the running controller introspects.
   signals: [
-    signal('UnitPropertiesChanged', 'node:s unit:s interface:s props:a{sv}'),
-    signal('UnitStateChanged', 'node:s unit:s active_state:s sub_state:s reason:s'),
-    signal('UnitNew', 'node:s unit:s reason:s'),
-    signal('UnitRemoved', 'node:s unit:s reason:s'),
+    signal('UnitPropertiesChanged', 'node:s unit:s interface:s properties:a{sv}'),
+    signal('UnitStateChanged', 'node:s unit:s active_state:s substate:s reason:s'),
+    signal('UnitNew', 'node:s unit:s reason:s', 2),
+    signal('UnitRemoved', 'node:s unit:s reason:s', 2),
     signal('PeerRemoved', 'reason:s'),
   ],
   properties: [],

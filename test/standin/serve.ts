@@ -41,12 +41,23 @@ export function serveObject(bus: MessageBus, path: string, spec: InterfaceSpec, 
     properties[property.name] = { signature: property.type, access: 'read' };
   }
   Served.configureMembers({ methods, properties });
-  // dbus-next's own introspection drops argument names and annotations; upstream's XML has both.
+  // dbus-next's own introspection drops argument names and annotations; the real controller's has both.
   prototype.$introspect = () => introspection(spec);
 
   const iface = new Served(spec.name);
   bus.export(path, iface);
   let exported = true;
+  // sd-bus leaves explicit properties out of GetAll (they answer Get only); dbus-next would list them all.
+  const explicit = spec.properties.filter((property) => property.explicit);
+  const getAll = (message: InstanceType<typeof Message>): boolean => {
+    if (message.path !== path || message.interface !== 'org.freedesktop.DBus.Properties' || message.member !== 'GetAll' || message.body[0] !== spec.name) return false;
+    const values = Object.fromEntries(
+      spec.properties.filter((property) => !property.explicit).map((property) => [property.name, new Variant(property.type, impl.properties[property.name]!())]),
+    );
+    bus.send(Message.newMethodReturn(message, 'a{sv}', [values]));
+    return true;
+  };
+  if (explicit.length > 0) bus.addMethodHandler(getAll);
 
   return {
     path,
@@ -79,6 +90,7 @@ export function serveObject(bus: MessageBus, path: string, spec: InterfaceSpec, 
       if (!exported) return;
       exported = false;
       bus.unexport(path, iface);
+      if (explicit.length > 0) bus.removeMethodHandler(getAll);
     },
   };
 }
@@ -88,23 +100,26 @@ function introspection(spec: InterfaceSpec): unknown {
   const arg = (name: string, type: string, direction?: 'in' | 'out') => ({
     $: direction ? { name, type, direction } : { name, type },
   });
+  const unnamed = (type: string, direction: 'in' | 'out') => ({ $: { type, direction } });
   const annotation = (name: string, value: string) => ({ $: { name, value } });
   return {
     $: { name: spec.name },
+    // sd-bus vtables of BlueChi 1.2 name no method arguments and mark every method privileged.
     method: spec.methods.map((method) => ({
       $: { name: method.name },
-      arg: [
-        ...method.in.map((a) => arg(a.name, a.type, 'in')),
-        ...method.out.map((a) => arg(a.name, a.type, 'out')),
-      ],
+      arg: [...method.in.map((a) => unnamed(a.type, 'in')), ...method.out.map((a) => unnamed(a.type, 'out'))],
+      annotation: [annotation('org.freedesktop.systemd1.Privileged', 'true')],
     })),
     signal: spec.signals.map((signal) => ({
       $: { name: signal.name },
-      arg: signal.args.map((a) => arg(a.name, a.type)),
+      arg: signal.args.slice(0, signal.declared ?? signal.args.length).map((a) => arg(a.name, a.type)),
     })),
     property: spec.properties.map((property) => ({
       $: { name: property.name, type: property.type, access: 'read' },
-      annotation: [annotation('org.freedesktop.DBus.Property.EmitsChangedSignal', property.emitsChanged)],
+      annotation: [
+        ...(property.explicit ? [annotation('org.freedesktop.systemd1.Explicit', 'true')] : []),
+        ...(property.emitsChanged === 'true' ? [] : [annotation('org.freedesktop.DBus.Property.EmitsChangedSignal', property.emitsChanged)]),
+      ],
     })),
   };
 }
