@@ -268,13 +268,21 @@ export function blueChi(bus: Bus, options: BlueChiOptions = {}) {
         return changes.map(unitFileChange);
       },
       async properties(): Promise<NodeProperties> {
-        const [values] = await invoke(path, PropertiesInterface, 'GetAll', { node: name }, [NODE_IFACE]);
+        // BlueChi marks PeerIp and the timestamps explicit: GetAll leaves them out, only Get answers them.
+        const get = (property: keyof typeof NodeInterface.properties) =>
+          invoke(path, PropertiesInterface, 'Get', { node: name }, [NODE_IFACE, property]).then(([value]) => value.value as unknown);
+        const [[values], peerIp, lastSeen, lastSeenMonotonic] = await Promise.all([
+          invoke(path, PropertiesInterface, 'GetAll', { node: name }, [NODE_IFACE]),
+          get('PeerIp'),
+          get('LastSeenTimestamp'),
+          get('LastSeenTimestampMonotonic'),
+        ]);
         return {
           name: values.Name === undefined ? name : String(values.Name.value),
           status: values.Status === undefined ? 'offline' : String(values.Status.value),
-          peerIp: values.PeerIp === undefined ? '' : String(values.PeerIp.value),
-          lastSeenTimestamp: BigInt((values.LastSeenTimestamp?.value as bigint | number | undefined) ?? 0),
-          lastSeenTimestampMonotonic: BigInt((values.LastSeenTimestampMonotonic?.value as bigint | number | undefined) ?? 0),
+          peerIp: String(peerIp),
+          lastSeenTimestamp: BigInt(lastSeen as bigint),
+          lastSeenTimestampMonotonic: BigInt(lastSeenMonotonic as bigint),
         };
       },
       status$: () => nodeStatus$(name),
