@@ -89,6 +89,9 @@ test.serial('status of a node lists its units; status of a unit shows its states
   const nodes = await run('status');
   t.is(nodes.code, 0, nodes.stderr);
   t.regex(nodes.stdout, new RegExp(`${first().replace('.', '\\.')}\\s+online`));
+  // LastSeenTimestamp is an explicit property: only Get answers it, GetAll leaves it out.
+  const json = JSON.parse((await run('status', '--json')).stdout) as Array<{ node: string; lastSeen: string }>;
+  for (const node of target.nodes) t.not(json.find((row) => row.node === node)?.lastSeen ?? '', '', `last seen of ${node}`);
   await client.node(first()).runJob('stop', target.unit);
 });
 
