@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigFile } from '../controller/config-file.ts';
 import { QmError } from '../controller/errors.ts';
+import { quote } from '../controller/quote.ts';
 import { checkControllerAllows } from './controller-allows.ts';
 import { deriveQmAgentConfig, type DeriveOptions, type QmAgentConfig } from './derive.ts';
 import { errorsIn, throwIfErrors, warning, type Diagnostic } from './diagnostics.ts';
@@ -189,7 +190,7 @@ function overrides(agent: Section, config: QmAgentConfig, dropInDir: string): Di
     .flatMap((key) => {
       const setting = agent.get(key);
       if (!setting || !setting.file.startsWith(`${dropInDir}/`) || setting.value === config.settings.get(key)) return [];
-      return [warning(setting.file, setting.line, key, `this QM drop-in overrides the derived ${key} ${JSON.stringify(config.settings.get(key))} with ${JSON.stringify(setting.value)}`)];
+      return [warning(setting.file, setting.line, key, `this QM drop-in overrides the derived ${key} ${quote(config.settings.get(key) ?? '')} with ${setting.value === null ? 'an empty value' : quote(setting.value)}`)];
     });
 }
 

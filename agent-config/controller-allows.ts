@@ -1,6 +1,7 @@
 // Whether the host's own bluechi-controller would accept QM's agent: it refuses names it does not
 // list ("Unexpected node name"), the most common reason a QM agent never comes online.
 import { join } from 'node:path';
+import { quote } from '../controller/quote.ts';
 import { warning, type Diagnostic } from './diagnostics.ts';
 import { loadAgentFiles } from './files.ts';
 import { TRUE_WORDS } from './keys.ts';
@@ -31,6 +32,6 @@ export async function checkControllerAllows(hostConfigDir: string, nodeName: str
   const list = section(settings, CONTROLLER_SECTION).get('AllowedNodeNames');
   const where = list ?? { file: paths.configFile, line: undefined };
   return [
-    warning(where.file, where.line, 'AllowedNodeNames', `the host's bluechi-controller does not allow ${nodeName}${list ? ` (${originOf(list)} lists ${JSON.stringify(list.value ?? '')})` : ''}: it will refuse QM's agent ("Unexpected node name"); add ${nodeName} to AllowedNodeNames`),
+    warning(where.file, where.line, 'AllowedNodeNames', `the host's bluechi-controller does not allow ${nodeName}${list ? ` (${originOf(list)} lists ${quote(list.value ?? '')})` : ''}: it will refuse QM's agent ("Unexpected node name"); add ${nodeName} to AllowedNodeNames`),
   ];
 }

@@ -17,6 +17,9 @@
 //   bluechi-agent discards the whole file (and refuses to start, except for a drop-in that is not the
 //   last one, which cfg_load_from_dir skips silently — we report every syntax error);
 // - an empty value stores "no value" (NULL), which in a later file overrides an earlier value.
+import { isUtf8 } from 'node:buffer';
+import { invalidUtf8 } from '../controller/config-file.ts';
+import { quote } from '../controller/quote.ts';
 import { error, warning, type Diagnostic } from './diagnostics.ts';
 
 /** inih's INI_MAX_LINE as BlueChi builds it; fgets reads at most one byte less. */
@@ -72,21 +75,36 @@ function findCharsOrComment(text: string, from: number, chars: string): number {
   return index;
 }
 
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+const ASCII = /^[\x00-\x7f]*$/;
 
-/** Bytes held one per char back to text; invalid UTF-8 becomes U+FFFD. */
+/**
+ * Bytes held one per char back to text. A byte that is not part of UTF-8 text shows as `\xNN`: U+FFFD
+ * would hide which byte it was, and a person has to find it in the file.
+ */
 export function decodeBytes(bytes: string): string {
-  return lenientUtf8.decode(Buffer.from(bytes, 'latin1'));
+  if (ASCII.test(bytes)) return bytes; // the common case, without a buffer per key and value
+  const buffer = Buffer.from(bytes, 'latin1');
+  if (isUtf8(buffer)) return buffer.toString('utf8');
+  let text = '';
+  let from = 0;
+  for (let invalid = invalidUtf8(buffer); invalid !== undefined; invalid = invalidUtf8(buffer.subarray(from))) {
+    const at = from + invalid.offset;
+    text += `${buffer.toString('utf8', from, at)}\\x${buffer[at]!.toString(16).padStart(2, '0')}`;
+    from = at + 1;
+  }
+  return text + buffer.toString('utf8', from);
 }
 
-export function isValidUtf8(bytes: string): boolean {
-  try {
-    fatalUtf8.decode(Buffer.from(bytes, 'latin1'));
-    return true;
-  } catch {
-    return false;
-  }
+/** Why `bytes` (one per char) are not UTF-8 text, naming the first bad byte; undefined when they are. */
+export function notUtf8(bytes: string): string | undefined {
+  if (ASCII.test(bytes)) return undefined;
+  return invalidUtf8(Buffer.from(bytes, 'latin1'))?.reason;
+}
+
+/** Bytes quoted for a message: at most a bounded prefix, bytes that are not UTF-8 as \xNN. */
+export function quoteBytes(bytes: string): string {
+  // quote() escapes the backslash decodeBytes wrote; undo that for the \x80–\xff it wrote (ASCII is never invalid).
+  return quote(decodeBytes(bytes)).replace(/\\\\x([89a-f][0-9a-f])/g, '\\x$1');
 }
 
 function toByteString(content: Uint8Array | string): string {
@@ -182,7 +200,7 @@ export function parseIni(content: Uint8Array | string, file: string): IniFile {
       }
       rejected = true;
       const why = end < text.length ? ` (the ";" after whitespace starts a comment)` : '';
-      diagnostics.push(error(file, chunk.line, undefined, `section header ${quote(text.slice(start))} has no closing "]"${why}; bluechi-agent rejects the whole file`));
+      diagnostics.push(error(file, chunk.line, undefined, `section header ${quoteBytes(text.slice(start))} has no closing "]"${why}; bluechi-agent rejects the whole file`));
       return;
     }
     const separator = findCharsOrComment(text, start, '=:');
@@ -198,7 +216,7 @@ export function parseIni(content: Uint8Array | string, file: string): IniFile {
     const lead = chunk.tail ? 'the rest of an over-long line, ' : '';
     diagnostics.push(
       error(file, chunk.line, undefined,
-        `${lead}${quote(text.slice(start))} is not a "key=value" setting, a [section] header, a comment or an indented continuation; bluechi-agent rejects the whole file`),
+        `${lead}${quoteBytes(text.slice(start))} is not a "key=value" setting, a [section] header, a comment or an indented continuation; bluechi-agent rejects the whole file`),
     );
   });
 
@@ -214,9 +232,4 @@ function assignment(section: string, key: string, value: string, line: number, c
     continuation,
     raw: { section, key, value },
   };
-}
-
-function quote(bytes: string): string {
-  const text = decodeBytes(bytes);
-  return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
 }

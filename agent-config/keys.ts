@@ -1,6 +1,7 @@
 // The keys bluechi-agent reads from its [bluechi-agent] section, their built-in defaults, and
 // which values it would refuse or misread (BlueChi: src/agent/agent.c agent_apply_config,
 // src/libbluechi/common/cfg.c cfg_agent_def_conf, parse-util.c, socket.c, log/log.c).
+import { quote, QUOTE_MAX } from '../controller/quote.ts';
 import { nodeNameProblem } from '../controller/unit-names.ts';
 
 export const AGENT_SECTION = 'bluechi-agent';
@@ -22,16 +23,18 @@ export interface KeySpec {
 
 /** strtol in base 10 with nothing left over, as parse_long accepts (values arrive trimmed). */
 function parseLong(value: string): bigint | undefined {
-  if (!/^[+-]?[0-9]+$/.test(value)) return undefined;
-  const number = BigInt(value);
+  const match = /^([+-]?)0*([0-9]+)$/.exec(value);
+  // More than 19 significant digits is past a long; BigInt of a megabyte of digits would take seconds.
+  if (!match || match[2]!.length > 19) return undefined;
+  const number = BigInt(`${match[1]}${match[2]}`);
   return number > 2n ** 63n - 1n || number < -(2n ** 63n) ? undefined : number;
 }
 
 function integer(min: bigint, max: bigint, unit: string, hint = ''): (value: string) => string | undefined {
   return (value) => {
     const number = parseLong(value);
-    if (number === undefined) return `${JSON.stringify(value)} is not a whole number${unit}`;
-    if (number < min || number > max) return `${value} is outside ${min}–${max}${unit}${hint}`;
+    if (number === undefined) return `${quote(value)} is not a whole number${unit}`;
+    if (number < min || number > max) return `${value.length <= QUOTE_MAX ? value : quote(value)} is outside ${min}–${max}${unit}${hint}`;
     return undefined;
   };
 }
@@ -41,11 +44,11 @@ const MAX_LONG = 2n ** 63n - 1n;
 function boolean(value: string): string | undefined {
   const word = value.toLowerCase();
   if ((TRUE_WORDS as readonly string[]).includes(word) || (FALSE_WORDS as readonly string[]).includes(word)) return undefined;
-  return `${JSON.stringify(value)} is not a boolean (true/yes/on or false/no/off); bluechi-agent would read it as false`;
+  return `${quote(value)} is not a boolean (true/yes/on or false/no/off); bluechi-agent would read it as false`;
 }
 
 function controllerHost(value: string): string | undefined {
-  if (/\s/.test(value)) return `${JSON.stringify(value)} contains whitespace; it must be an IPv4 or IPv6 address or a host name`;
+  if (/\s/.test(value)) return `${quote(value)} contains whitespace; it must be an IPv4 or IPv6 address or a host name`;
   return undefined;
 }
 
@@ -71,14 +74,14 @@ export function parseBusAddresses(value: string): BusAddress[] | undefined {
 function busAddress(value: string): string | undefined {
   const addresses = parseBusAddresses(value);
   if (addresses === undefined || addresses.length === 0) {
-    return `${JSON.stringify(value)} is not a D-Bus address (expected e.g. unix:path=/run/bluechi/bluechi.sock or tcp:host=HOST,port=842)`;
+    return `${quote(value)} is not a D-Bus address (expected e.g. unix:path=/run/bluechi/bluechi.sock or tcp:host=HOST,port=842)`;
   }
   return undefined;
 }
 
 export function nodeNameCheck(value: string): string | undefined {
   const problem = nodeNameProblem(value);
-  if (problem) return `${JSON.stringify(value)} is not a node name BlueChi can use: ${problem} (the controller's AllowedNodeNames is a comma-separated list)`;
+  if (problem) return `${quote(value)} is not a node name BlueChi can use: ${problem} (the controller's AllowedNodeNames is a comma-separated list)`;
   return undefined;
 }
 
@@ -96,7 +99,7 @@ export const AGENT_KEYS: readonly KeySpec[] = [
     check: (value) =>
       (LOG_LEVELS as readonly string[]).includes(value)
         ? undefined
-        : `${JSON.stringify(value)} is not one of ${LOG_LEVELS.join(', ')} (upper case); bluechi-agent would silently log at INFO`,
+        : `${quote(value)} is not one of ${LOG_LEVELS.join(', ')} (upper case); bluechi-agent would silently log at INFO`,
   },
   {
     name: 'LogTarget',
@@ -104,7 +107,7 @@ export const AGENT_KEYS: readonly KeySpec[] = [
     check: (value) =>
       (LOG_TARGETS as readonly string[]).includes(value.toLowerCase())
         ? undefined
-        : `${JSON.stringify(value)} is not one of ${LOG_TARGETS.join(', ')}; bluechi-agent would silently log to journald`,
+        : `${quote(value)} is not one of ${LOG_TARGETS.join(', ')}; bluechi-agent would silently log to journald`,
   },
   { name: 'LogIsQuiet', check: boolean },
   { name: 'IPReceiveErrors', builtIn: 'true', check: boolean },

@@ -1,6 +1,6 @@
 // Settings as bluechi-agent holds them: per file through cfg.c's parsing_handler, then layer over
 // layer, key by key, the later layer winning (cfg_copy_overwrite) — an empty value included.
-import { decodeBytes, isValidUtf8, type IniFile } from './ini.ts';
+import { decodeBytes, notUtf8, type IniFile } from './ini.ts';
 import { AGENT_KEYS, ENVIRONMENT_KEYS } from './keys.ts';
 
 export interface Setting {
@@ -12,8 +12,10 @@ export interface Setting {
   readonly line?: number;
   /** Every line that contributed (continuations, repeats of the key in the same file). */
   readonly lines: readonly number[];
-  /** False when the value's bytes are not valid UTF-8 (shown with U+FFFD). */
+  /** False when the value's bytes are not valid UTF-8 (each bad byte shown as \xNN). */
   readonly utf8: boolean;
+  /** Which byte is not UTF-8 and why, when `utf8` is false. */
+  readonly utf8Problem?: string;
 }
 
 export type Section = ReadonlyMap<string, Setting>;
@@ -48,16 +50,12 @@ export function fileSettings(ini: IniFile): Settings {
     [...raw].map(([section, keys]) => [
       decodeBytes(section),
       new Map(
-        [...keys].map(([key, setting]) => [
-          decodeBytes(key),
-          {
-            value: setting.raw === null ? null : decodeBytes(setting.raw),
-            file: ini.file,
-            line: setting.line,
-            lines: setting.lines,
-            utf8: setting.raw === null || isValidUtf8(setting.raw),
-          },
-        ]),
+        [...keys].map(([key, setting]): [string, Setting] => {
+          const problem = setting.raw === null ? undefined : notUtf8(setting.raw);
+          const value = setting.raw === null ? null : decodeBytes(setting.raw);
+          const decoded: Setting = { value, file: ini.file, line: setting.line, lines: setting.lines, utf8: problem === undefined };
+          return [decodeBytes(key), problem === undefined ? decoded : { ...decoded, utf8Problem: problem }];
+        }),
       ),
     ]),
   );
