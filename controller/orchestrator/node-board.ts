@@ -1,6 +1,7 @@
 // Which nodes are online right now, kept current from BlueChi's Status signals, with a way to wait for one.
 import type { Subscription } from 'rxjs';
 import type { BlueChi } from '../bluechi/client.ts';
+import { MAX_TIMER_MS } from '../bus/connection.ts';
 import type { NodeName } from '../unit-names.ts';
 
 export interface NodeBoard {
@@ -25,9 +26,15 @@ export function watchNodeStatus(client: BlueChi): NodeBoard {
     online.set(node, value);
     for (const listener of [...(listeners.get(node) ?? [])]) listener(value);
   };
+  // Once the status stream fails nothing would ever say a node is back: every wait gives up, now and later.
+  let broken = false;
+  const giveUp = new Set<() => void>();
   const subscription: Subscription = client.nodeStatus$().subscribe({
     next: ({ node, status }) => set(node, status === 'online'),
-    error: () => undefined,
+    error: () => {
+      broken = true;
+      for (const end of [...giveUp]) end();
+    },
   });
   const listen = (node: string, listener: (online: boolean) => void) => {
     const set = listeners.get(node) ?? new Set();
@@ -42,18 +49,20 @@ export function watchNodeStatus(client: BlueChi): NodeBoard {
     onOffline: (node, listener) => listen(node, (value) => value || listener()),
     whenOnline(node, signal, maxWaitMs) {
       if (online.get(node) === true) return Promise.resolve(true);
-      if (signal.aborted || maxWaitMs === 0) return Promise.resolve(false);
+      if (signal.aborted || maxWaitMs === 0 || broken) return Promise.resolve(false);
       return new Promise((resolve) => {
         const done = (value: boolean) => {
           stop();
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
+          giveUp.delete(onAbort);
           resolve(value);
         };
         const onAbort = () => done(false);
         const stop = listen(node, (value) => value && done(true));
-        const timer = maxWaitMs === undefined ? undefined : setTimeout(() => done(false), maxWaitMs);
+        const timer = maxWaitMs === undefined ? undefined : setTimeout(() => done(false), Math.min(maxWaitMs, MAX_TIMER_MS));
         signal.addEventListener('abort', onAbort);
+        giveUp.add(onAbort);
       });
     },
     close: () => subscription.unsubscribe(),
