@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'node-offline'
   | 'node-unknown'
   | 'unit-unknown'
+  | 'unit-masked'
   | 'access-denied'
   | 'timeout'
   | 'job-failed'
@@ -47,6 +48,7 @@ const exitCodes: Record<ErrorCode, ExitCode> = {
   'node-offline': ExitCode.node,
   'node-unknown': ExitCode.node,
   'unit-unknown': ExitCode.jobFailed,
+  'unit-masked': ExitCode.jobFailed,
   'access-denied': ExitCode.jobFailed,
   timeout: ExitCode.jobFailed,
   'job-failed': ExitCode.jobFailed,

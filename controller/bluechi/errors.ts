@@ -11,6 +11,7 @@ export interface CallSite {
 const codes: Record<string, ErrorCode> = {
   'org.eclipse.bluechi.Offline': 'node-offline',
   'org.freedesktop.systemd1.NoSuchUnit': 'unit-unknown',
+  'org.freedesktop.systemd1.UnitMasked': 'unit-masked',
   'org.freedesktop.DBus.Error.AccessDenied': 'access-denied',
   'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired': 'access-denied',
   'org.freedesktop.DBus.Error.NoReply': 'timeout',
@@ -46,6 +47,8 @@ export function describeBusError(error: unknown, site: CallSite): unknown {
       return new QmError(code, `${node} is not known to the BlueChi controller`, origin, { cause: error });
     case 'unit-unknown':
       return new QmError(code, `${unit} not found${node ? ` on ${node}` : ''}`, origin, { cause: error });
+    case 'unit-masked':
+      return new QmError(code, `${unit}${node ? ` on ${node}` : ''} is masked: systemd refuses it (${error.message})`, origin, { cause: error });
     case 'access-denied':
       return new QmError(code, `access denied${site.node ? ` for ${[unit, node].filter(Boolean).join(' on ')}` : ''}: ${error.message}`, origin, {
         cause: error,

@@ -165,7 +165,7 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
 function unitFileStep(unit: UnitSpec, state: string | undefined): Step | undefined {
   const base = { node: unit.node, unit: unit.unit, after: [], afterEnded: [] };
   if (unit.enabled === true && isMasked(state)) {
-    const error = new QmError('job-failed', `${unit.unit} on node ${unit.node} is masked: systemd refuses to enable it (unmask it, or leave out enabled)`, {
+    const error = new QmError('unit-masked', `${unit.unit} on node ${unit.node} is masked: systemd refuses to enable it (unmask it, or leave out enabled)`, {
       node: unit.node,
       unit: unit.unit,
       dbusName: 'org.freedesktop.systemd1.UnitMasked',

@@ -32,6 +32,7 @@ test.before(async () => {
     files: [
       { path: '/etc/systemd/system/qm-e2e.service', content: unitFile },
       { path: '/etc/systemd/system/qm-e2e-fails.service', content: '[Service]\nType=oneshot\nExecStart=/bin/false\n' },
+      { path: '/etc/systemd/system/qm-e2e-masked.service', symlink: '/dev/null' },
       { path: '/etc/systemd/system/qm-e2e-fails-later.service', content: "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'sleep 1; exit 3'\n" },
     ],
   });
@@ -70,6 +71,17 @@ test.serial('a unit that fails on the real systemd exits 1 with result failed', 
   t.is(JSON.parse(result.stdout)[0].result, 'failed');
   t.is((await qm('reset-failed', 'vehicle', 'qm-e2e-fails.service')).code, 0);
   t.is((await node!.exec(['systemctl', 'is-failed', 'qm-e2e-fails.service'])).stdout.trim(), 'inactive');
+});
+
+test.serial('starting a masked unit exits 1 and says it is masked, naming node and unit', async (t) => {
+  const result = await qm('start', 'vehicle', 'qm-e2e-masked.service', '--json');
+  t.is(result.code, 1);
+  t.like(JSON.parse(result.stdout)[0], {
+    node: 'vehicle',
+    unit: 'qm-e2e-masked.service',
+    error: { code: 'unit-masked', dbusName: 'org.freedesktop.systemd1.UnitMasked' },
+  });
+  t.regex(result.stderr + result.stdout, /unit qm-e2e-masked\.service on node vehicle is masked/);
 });
 
 test.serial('enable and disable change the real unit file state', async (t) => {

@@ -124,7 +124,7 @@ test('enabled: false converges on a runtime enablement: disabled in the runtime 
 test('enabled: true on a masked unit is refused, naming node and unit; it holds back only its own start and what needs it', (t) => {
   const p = plan(unitFilesLayout, unitFilesObserved('masked'));
   const refused = p.steps.find((step) => step.id === 'enable a/radio.service')!;
-  t.like(refused.error, { code: 'job-failed', origin: { node: 'a', unit: 'radio.service', dbusName: 'org.freedesktop.systemd1.UnitMasked' } });
+  t.like(refused.error, { code: 'unit-masked', origin: { node: 'a', unit: 'radio.service', dbusName: 'org.freedesktop.systemd1.UnitMasked' } });
   t.is(refused.error?.message, 'radio.service on node a is masked: systemd refuses to enable it (unmask it, or leave out enabled)');
   t.is(refused.change, 'masked: cannot be enabled');
   // The reload does not wait for what will not run; it waits for the other enables to end, whatever their result.
