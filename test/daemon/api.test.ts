@@ -2,7 +2,11 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { qmctl } from '../support/qmctl.ts';
-import { starts, startDaemonVehicle, until } from './harness.ts';
+import { realNodes, starts, startDaemonVehicle, until } from './harness.ts';
+
+const real = realNodes(['a']);
+test.before(() => real.boot());
+test.after.always(() => real.stop());
 
 const LAYOUT = `nodes:
   a:
@@ -50,7 +54,8 @@ test('qmctl reload: a new layout is applied; an invalid one is reported with fil
   const reloaded = await qmctl(['reload'], env);
   t.is(reloaded.code, 0, reloaded.stderr);
   t.is(reloaded.stdout, `qm-controller reloaded ${join(dir, 'layout.yaml')}\n`);
-  await until('the new layout is applied', () => standin.unitState('a', 'extra.service')?.activeState === 'active' && standin.unitState('a', 'web.service')?.activeState === 'inactive');
+  const activeState = async (unit: string) => (await standin.readUnitState('a', unit)).activeState;
+  await until('the new layout is applied', async () => (await activeState('extra.service')) === 'active' && (await activeState('web.service')) === 'inactive');
 
   await writeLayout(`nodes:\n  a:\n    units:\n      db.service: { state: off }\n`);
   const refused = await qmctl(['reload'], env);
@@ -61,8 +66,8 @@ test('qmctl reload: a new layout is applied; an invalid one is reported with fil
   ]);
   t.true(log.some((line) => line.startsWith(`error: reload: ${join(dir, 'layout.yaml')}:4:28:`)));
   // Still the previous layout: extra.service is owned, and repaired.
-  standin.setUnitState('a', 'extra.service', 'failed', 'failed');
-  await until('extra.service repaired under the kept layout', () => standin.unitState('a', 'extra.service')?.activeState === 'active');
+  await standin.onNode('a', 'extra.service', 'kill');
+  await until('extra.service repaired under the kept layout', async () => (await activeState('extra.service')) === 'active');
   const status = await daemon.status();
   t.is(status.layout.units, 3);
   t.like(status.lastReload, { reloaded: false });

@@ -4,9 +4,14 @@ import test from 'ava';
 import { rm } from 'node:fs/promises';
 import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { startStandin, type Standin } from '../standin/index.ts';
-import { layoutDir, startTestDaemon, until } from './harness.ts';
+import { layoutDir, realNodes, startTestDaemon, testNodes, until } from './harness.ts';
+
+const real = realNodes(['a']);
+test.before(() => real.boot());
+test.after.always(() => real.stop());
 
 test('after the bus restarts, the daemon reconnects and converges the vehicle again', async (t) => {
+  const nodes = await testNodes(t, [{ name: 'a', units: [{ name: 'owned.service' }] }]);
   const bus = await startPrivateBus();
   const standins: Standin[] = [];
   const dir = await layoutDir('nodes:\n  a:\n    units:\n      owned.service: {}\n');
@@ -15,18 +20,20 @@ test('after the bus restarts, the daemon reconnects and converges the vehicle ag
     await bus.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  const nodes = [{ name: 'a', units: [{ name: 'owned.service' }] }];
   standins.push(await startStandin({ address: bus.address, nodes }));
   const { daemon, log } = await startTestDaemon(bus.address, dir);
   t.teardown(() => daemon.stop());
   await daemon.ready;
-  await until('owned.service runs', () => standins[0]!.unitState('a', 'owned.service')?.activeState === 'active');
+  const running = async (standin: Standin) => (await standin.readUnitState('a', 'owned.service')).activeState === 'active';
+  await until('owned.service runs', () => running(standins[0]!));
 
   await bus.restart();
-  // The old stand-in lost its bus too: a new bluechi-controller comes up on the new bus, its unit stopped.
+  // The old stand-in lost its bus too: a new bluechi-controller comes up on the new bus, and meanwhile the unit
+  // was stopped on the node.
+  await standins[0]!.onNode('a', 'owned.service', 'stop');
   await standins[0]!.stop().catch(() => undefined);
   standins.push(await startStandin({ address: bus.address, nodes }));
-  await until('owned.service runs on the new bus', () => standins[1]!.unitState('a', 'owned.service')?.activeState === 'active', 20_000);
+  await until('owned.service runs on the new bus', () => running(standins[1]!), 20_000);
   t.true(log.some((entry) => /reconnecting/.test(entry)), log.join('\n'));
   t.is(standins[1]!.calls('a').filter((call) => call.method === 'StartUnit').length, 1);
 });

@@ -9,6 +9,9 @@ import { startDaemon, type Daemon, type DaemonLog } from '../../controller/daemo
 import { loadLayout } from '../../controller/layout/index.ts';
 import { startPrivateBus, type PrivateBus } from '../support/dbus-daemon.ts';
 import { startStandin, type Standin, type StandinNodeOptions } from '../standin/index.ts';
+import { type Backend, nodesOn } from '../standin/real-nodes.ts';
+
+export { realNodes } from '../standin/real-nodes.ts';
 
 export interface DaemonVehicle {
   readonly bus: PrivateBus;
@@ -26,14 +29,25 @@ export async function layoutDir(text: string): Promise<string> {
   return dir;
 }
 
-export async function startDaemonVehicle(t: ExecutionContext, nodes: readonly StandinNodeOptions[], layout: string): Promise<DaemonVehicle> {
+/**
+ * The stand-in with `nodes` and their units as declared, backed by this file's real systemd nodes (realNodes, booted
+ * in test.before) unless `backend` is 'memory' — for tests whose point is fault injection or timing.
+ */
+export async function startDaemonVehicle(
+  t: ExecutionContext,
+  nodes: readonly StandinNodeOptions[],
+  layout: string,
+  { backend = 'systemd' }: { backend?: Backend } = {},
+): Promise<DaemonVehicle> {
   const cleanups: Array<() => Promise<void> | void> = [];
   t.teardown(async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   });
   const bus = await startPrivateBus();
   cleanups.push(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes });
+  const lent = await nodesOn(backend, nodes);
+  cleanups.push(() => lent.release());
+  const standin = await startStandin({ address: bus.address, nodes: lent.nodes });
   cleanups.push(() => standin.stop());
   const dir = await layoutDir(layout);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -41,6 +55,16 @@ export async function startDaemonVehicle(t: ExecutionContext, nodes: readonly St
   cleanups.push(() => daemon.stop());
   await daemon.ready;
   return { bus, standin, daemon, dir, log, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
+}
+
+/**
+ * The test's nodes for a stand-in it starts itself: lent from this file's real systemd nodes until the test's end
+ * (call it before registering the stand-in's teardown), or in memory.
+ */
+export async function testNodes(t: ExecutionContext, nodes: readonly StandinNodeOptions[], { backend = 'systemd' }: { backend?: Backend } = {}): Promise<StandinNodeOptions[]> {
+  const lent = await nodesOn(backend, nodes);
+  t.teardown(() => lent.release());
+  return lent.nodes;
 }
 
 /**

@@ -1,7 +1,11 @@
 // qm-controller's loop against the BlueChi stand-in on a real dbus-daemon: converge, re-apply, repair, survive.
 import test from 'ava';
 import { setTimeout as delay } from 'node:timers/promises';
-import { starts, startDaemonVehicle, until } from './harness.ts';
+import { realNodes, starts, startDaemonVehicle, until } from './harness.ts';
+
+const real = realNodes(['a', 'b']);
+test.before(() => real.boot());
+test.after.always(() => real.stop());
 
 const LAYOUT = `nodes:
   a:
@@ -34,9 +38,9 @@ test('nodes offline at start: nothing is done; once BlueChi reports them online 
   await standin.setOnline('a', true);
   await standin.setOnline('b', true);
   await until('the vehicle converged', async () => (await daemon.status()).converged);
-  t.is(standin.unitState('a', 'web.service')?.activeState, 'active');
-  t.is(standin.unitState('b', 'cache.service')?.activeState, 'active');
-  t.is(standin.unitState('b', 'idle.service')?.activeState, 'inactive');
+  t.is((await standin.readUnitState('a', 'web.service')).activeState, 'active');
+  t.is((await standin.readUnitState('b', 'cache.service')).activeState, 'active');
+  t.is((await standin.readUnitState('b', 'idle.service')).activeState, 'inactive');
   for (const [node, unit] of [['a', 'db.service'], ['a', 'web.service'], ['b', 'cache.service']] as const) t.is(starts(standin, node, unit), 1, unit);
 });
 
@@ -45,12 +49,13 @@ test('a node that comes back online gets its part re-applied', async (t) => {
   await until('converged', async () => (await daemon.status()).converged);
   await standin.setOnline('b', false);
   // What happened on b while it was away is not signalled; its return is.
-  standin.setUnitState('b', 'cache.service', 'inactive', 'dead');
-  standin.setUnitState('b', 'idle.service', 'active', 'running');
+  await standin.onNode('b', 'cache.service', 'stop');
+  await standin.onNode('b', 'idle.service', 'start');
   await delay(50);
-  t.is(standin.unitState('b', 'cache.service')?.activeState, 'inactive');
+  t.is((await standin.readUnitState('b', 'cache.service')).activeState, 'inactive');
   await standin.setOnline('b', true);
-  await until('b converged again', () => standin.unitState('b', 'cache.service')?.activeState === 'active' && standin.unitState('b', 'idle.service')?.activeState === 'inactive');
+  const activeState = async (unit: string) => (await standin.readUnitState('b', unit)).activeState;
+  await until('b converged again', async () => (await activeState('cache.service')) === 'active' && (await activeState('idle.service')) === 'inactive');
   t.is(starts(standin, 'b', 'cache.service'), 2);
   t.is(starts(standin, 'a', 'db.service'), 1, 'a was not touched');
 });
@@ -58,9 +63,10 @@ test('a node that comes back online gets its part re-applied', async (t) => {
 test('drift: an owned unit that fails is restarted; one the layout does not own is left alone', async (t) => {
   const { standin, daemon, log } = await startDaemonVehicle(t, nodes(), LAYOUT);
   await until('converged', async () => (await daemon.status()).converged);
-  standin.setUnitState('a', 'other.service', 'failed', 'failed');
-  standin.setUnitState('a', 'db.service', 'failed', 'failed');
-  await until('db.service repaired', () => standin.unitState('a', 'db.service')?.activeState === 'active');
+  await standin.onNode('a', 'other.service', 'start');
+  await standin.onNode('a', 'other.service', 'kill');
+  await standin.onNode('a', 'db.service', 'kill');
+  await until('db.service repaired', async () => (await standin.readUnitState('a', 'db.service')).activeState === 'active');
   await daemon.settled();
   t.is(starts(standin, 'a', 'db.service'), 2);
   t.is(starts(standin, 'a', 'other.service'), 0);
@@ -70,7 +76,8 @@ test('drift: an owned unit that fails is restarted; one the layout does not own 
 });
 
 test('drift repair within the restart budget, with doubling backoff, then no more until an operator applies', async (t) => {
-  const { standin, daemon, log } = await startDaemonVehicle(t, nodes(), LAYOUT);
+  // In memory: the point is injected failures, every repair failing.
+  const { standin, daemon, log } = await startDaemonVehicle(t, nodes(), LAYOUT, { backend: 'memory' });
   await until('converged', async () => (await daemon.status()).converged);
   standin.clearCalls();
   standin.failAlways('a', 'web.service', 'failed');
@@ -115,13 +122,14 @@ test('bluechi-controller crashes and restarts: the daemon resubscribes, re-obser
   });
   t.true(log.includes('warn: BlueChi controller left the bus: waiting for it to return'));
   await daemon.settled();
-  standin.setUnitState('b', 'cache.service', 'failed', 'failed');
-  await until('cache.service repaired after the restart', () => standin.unitState('b', 'cache.service')?.activeState === 'active');
+  await standin.onNode('b', 'cache.service', 'kill');
+  await until('cache.service repaired after the restart', async () => (await standin.readUnitState('b', 'cache.service')).activeState === 'active');
   t.is(starts(standin, 'b', 'cache.service'), 2);
 });
 
 test('concurrent applies never interleave: each unit is started once', async (t) => {
-  const { standin, daemon } = await startDaemonVehicle(t, nodes(false), LAYOUT);
+  // In memory: the point is timing, jobs slow enough for the applies to overlap.
+  const { standin, daemon } = await startDaemonVehicle(t, nodes(false), LAYOUT, { backend: 'memory' });
   await daemon.settled();
   standin.setJobLatency('a', 30);
   await standin.setOnline('a', true);

@@ -12,7 +12,11 @@ import { daemonRunning } from '../../controller/daemon/api.ts';
 import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { stopChild } from '../support/dbus-daemon.ts';
 import { startStandin } from '../standin/index.ts';
-import { layoutDir, until } from './harness.ts';
+import { layoutDir, realNodes, testNodes, until } from './harness.ts';
+
+const real = realNodes(['a']);
+test.before(() => real.boot());
+test.after.always(() => real.stop());
 
 const BIN = fileURLToPath(new URL('../../dist/qm-controller.mjs', import.meta.url));
 
@@ -27,9 +31,10 @@ function run(args: string[]): { child: ChildProcess; output: () => string; exite
 
 test('ready when it owns org.qm.Controller1; SIGHUP reloads, an invalid layout is reported and the old kept; SIGTERM exits 0', async (t) => {
   if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const nodes = await testNodes(t, [{ name: 'a', units: [{ name: 'one.service' }, { name: 'two.service' }] }]);
   const bus = await startPrivateBus();
   t.teardown(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'one.service' }, { name: 'two.service' }] }] });
+  const standin = await startStandin({ address: bus.address, nodes });
   t.teardown(() => standin.stop());
   const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -39,18 +44,19 @@ test('ready when it owns org.qm.Controller1; SIGHUP reloads, an invalid layout i
   const daemon = run(['--layout', dir, '--bus-address', bus.address]);
   t.teardown(() => stopChild(daemon.child, 'SIGKILL'));
   await until('it owns its name', () => daemonRunning(probe));
-  await until('one.service runs', () => standin.unitState('a', 'one.service')?.activeState === 'active');
+  const activeState = async (unit: string) => (await standin.readUnitState('a', unit)).activeState;
+  await until('one.service runs', async () => (await activeState('one.service')) === 'active');
 
   await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a:\n    units:\n      one.service: { state: stopped }\n      two.service: {}\n');
   daemon.child.kill('SIGHUP');
-  await until('the new layout is applied', () => standin.unitState('a', 'two.service')?.activeState === 'active' && standin.unitState('a', 'one.service')?.activeState === 'inactive');
+  await until('the new layout is applied', async () => (await activeState('two.service')) === 'active' && (await activeState('one.service')) === 'inactive');
 
   await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a:\n    units:\n      two.service: { needs: [ghost.service] }\n');
   daemon.child.kill('SIGHUP');
   await until('the error is logged', () => /error: reload: .*layout\.yaml:4:/.test(daemon.output()));
   t.regex(daemon.output(), /still applying the layout from/);
-  standin.setUnitState('a', 'one.service', 'active', 'running');
-  await until('one.service stopped again under the kept layout', () => standin.unitState('a', 'one.service')?.activeState === 'inactive', 5_000);
+  await standin.onNode('a', 'one.service', 'start');
+  await until('one.service stopped again under the kept layout', async () => (await activeState('one.service')) === 'inactive', 5_000);
 
   daemon.child.kill('SIGTERM');
   t.is(await daemon.exited, 0);
@@ -70,9 +76,10 @@ test('an invalid layout at start: every error with file:line, exit 2, the name n
 
 test('a second qm-controller while one owns the name: says so and exits 3, as its help promises', async (t) => {
   if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const nodes = await testNodes(t, [{ name: 'a', units: [{ name: 'one.service' }] }]);
   const bus = await startPrivateBus();
   t.teardown(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'a', units: [{ name: 'one.service' }] }] });
+  const standin = await startStandin({ address: bus.address, nodes });
   t.teardown(() => standin.stop());
   const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
   t.teardown(() => rm(dir, { recursive: true, force: true }));

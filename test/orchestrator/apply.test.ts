@@ -4,7 +4,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { applyLayout, type ApplyResult } from '../../controller/orchestrator/apply.ts';
 import type { StepReport } from '../../controller/orchestrator/execute.ts';
 import { layoutOf } from './fixtures.ts';
-import { acceptedStarts, startVehicle, units } from './vehicle.ts';
+import { acceptedStarts, realNodes, startVehicle, units } from './vehicle.ts';
+
+const real = realNodes(['a', 'qm.a', 'b']);
+test.before(() => real.boot());
+test.after.always(() => real.stop());
 
 const layout = layoutOf(`nodes:
   a:
@@ -58,9 +62,9 @@ test('from cold: every step in dependency order across nodes, every job result r
     if (report.step.action === 'start' || report.step.action === 'stop') t.regex(report.job ?? '', /^\/org\/eclipse\/bluechi\/job\/\d+$/);
     for (const before of report.step.after) t.true(byId.get(before)!.endedMs! <= report.startedMs!, `${before} before ${report.step.id}`);
   }
-  t.is(standin.unitState('qm.a', 'app.service')?.activeState, 'active');
-  t.is(standin.unitState('a', 'old.service')?.activeState, 'inactive');
-  t.is(standin.unitState('a', 'base.service')?.unitFileState, 'enabled');
+  t.is((await standin.readUnitState('qm.a', 'app.service')).activeState, 'active');
+  t.is((await standin.readUnitState('a', 'old.service')).activeState, 'inactive');
+  t.is((await standin.readUnitState('a', 'base.service')).unitFileState, 'enabled');
 });
 
 test('idempotent: the second apply makes no node calls at all', async (t) => {
@@ -74,7 +78,8 @@ test('idempotent: the second apply makes no node calls at all', async (t) => {
 });
 
 test('a failed job stops what depends on it, across nodes, and not the rest', async (t) => {
-  const { standin, client } = await startVehicle(t, standinNodes(5));
+  // In memory: the point is an injected failure.
+  const { standin, client } = await startVehicle(t, standinNodes(5), { backend: 'memory' });
   standin.failNext('b', 'other.service', 'failed');
   const reports = reportsOf(await applyLayout(client, layout));
   t.like(summary(reports), {
@@ -116,7 +121,7 @@ test('an offline node: its steps wait (or give up after the wait), the others fi
     ['a/top.service', 'qm.a/app.service', 'b/other.service', 'b/side.service'],
   );
   t.true(result.reports.every((report) => report.result === 'done'));
-  t.is(standin.unitState('a', 'mid.service')?.activeState, 'active');
+  t.is((await standin.readUnitState('a', 'mid.service')).activeState, 'active');
   // When b is back, the next apply does the rest.
   await standin.setOnline('b', true);
   await delay(20);
@@ -134,10 +139,15 @@ test('a node going offline mid-apply: its steps wait for it, the others finish; 
       },
     }),
   );
-  const { standin, client } = await startVehicle(t, [
-    { name: 'a', jobLatencyMs: 10, units: units('steady', 5) },
-    { name: 'b', jobLatencyMs: 60, units: units('flappy', count) },
-  ]);
+  // In memory: the point is timing, jobs slow enough for a node to flap a hundred times during them.
+  const { standin, client } = await startVehicle(
+    t,
+    [
+      { name: 'a', jobLatencyMs: 10, units: units('steady', 5) },
+      { name: 'b', jobLatencyMs: 60, units: units('flappy', count) },
+    ],
+    { backend: 'memory' },
+  );
   let flaps = 0;
   let firstJob: () => void = () => undefined;
   const started = new Promise<void>((resolve) => (firstJob = resolve));
@@ -165,7 +175,8 @@ test('a node going offline mid-apply: its steps wait for it, the others finish; 
 
 test('more independent steps than the bus allows pending replies (128): all run, none refused', async (t) => {
   const many = units('wide', 300);
-  const { standin, client } = await startVehicle(t, [{ name: 'a', jobLatencyMs: 20, units: many }]);
+  // In memory: the point is load, 300 jobs whose replies and ends overlap for 20 ms each.
+  const { standin, client } = await startVehicle(t, [{ name: 'a', jobLatencyMs: 20, units: many }], { backend: 'memory' });
   const wide = layoutOf(JSON.stringify({ nodes: { a: { units: Object.fromEntries(many.map((unit) => [unit.name, {}])) } } }));
   const reports = reportsOf(await applyLayout(client, wide));
   t.is(reports.length, 300);

@@ -4,7 +4,11 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qmctl } from '../support/qmctl.ts';
-import { startVehicle } from './vehicle.ts';
+import { realNodes, startVehicle } from './vehicle.ts';
+
+const real = realNodes(['a', 'b']);
+test.before(() => real.boot());
+test.after.always(() => real.stop());
 
 async function layoutDir(main: string, dropIns: Record<string, string> = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'qm-layout-'));
@@ -80,7 +84,8 @@ Plan: 3 to start, 0 to stop, 1 to enable, 0 to disable, 1 daemon-reload.
 });
 
 test('apply: summary table, --json with every job result, exit 1 when a step failed, --dry-run changes nothing', async (t) => {
-  const { bus, standin } = await startVehicle(t, nodes);
+  // In memory: the point is an injected failure.
+  const { bus, standin } = await startVehicle(t, nodes, { backend: 'memory' });
   const env = { DBUS_SYSTEM_BUS_ADDRESS: bus.address };
   const dir = await layoutDir(LAYOUT);
   const dry = await qmctl(['apply', dir, '--dry-run'], env);

@@ -4,6 +4,9 @@ import { blueChi, type BlueChi } from '../../controller/bluechi/client.ts';
 import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { startPrivateBus, type PrivateBus } from '../support/dbus-daemon.ts';
 import { startStandin, type Standin, type StandinNodeOptions } from '../standin/index.ts';
+import { type Backend, nodesOn } from '../standin/real-nodes.ts';
+
+export { realNodes } from '../standin/real-nodes.ts';
 
 export interface TestVehicle {
   readonly bus: PrivateBus;
@@ -12,13 +15,23 @@ export interface TestVehicle {
   readonly connection: Bus;
 }
 
-export async function startVehicle(t: ExecutionContext, nodes: readonly StandinNodeOptions[]): Promise<TestVehicle> {
+/**
+ * The stand-in with `nodes` and their units as declared, backed by this file's real systemd nodes (realNodes, booted
+ * in test.before) unless `backend` is 'memory' — for tests whose point is fault injection or timing.
+ */
+export async function startVehicle(
+  t: ExecutionContext,
+  nodes: readonly StandinNodeOptions[],
+  { backend = 'systemd' }: { backend?: Backend } = {},
+): Promise<TestVehicle> {
   const bus = await startPrivateBus();
   const cleanups: Array<() => Promise<void> | void> = [() => bus.stop()];
   t.teardown(async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   });
-  const standin = await startStandin({ address: bus.address, nodes });
+  const lent = await nodesOn(backend, nodes);
+  cleanups.push(() => lent.release());
+  const standin = await startStandin({ address: bus.address, nodes: lent.nodes });
   cleanups.push(() => standin.stop());
   const connection = await connectBus(bus.address);
   cleanups.push(() => connection.close());

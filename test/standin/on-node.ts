@@ -23,6 +23,7 @@ export async function actOnNode(systemd: Systemd, unit: string, action: NodeActi
         timeout(WAIT_MS),
       ),
     );
+    failed.catch(() => undefined); // awaited below, unless the kill itself is refused
     await systemd.killUnit(unit, 'main', 9);
     await failed;
     return;

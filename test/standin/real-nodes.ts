@@ -10,7 +10,17 @@
 import type { StandinNodeOptions } from './index.ts';
 import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
 import type { UnitOptions } from './node-memory.ts';
+import { BusSystemd } from './node-systemd.ts';
+import { actOnNode } from './on-node.ts';
 import { unitFileEntries, unitFilesOnDisk, writeUnitFiles } from './unit-files.ts';
+
+interface RealNode {
+  readonly vehicle: VehicleNode;
+  /** The pool's own connection to the node's systemd, to set units up between tests. */
+  readonly systemd: BusSystemd;
+  /** Unit names the node's tests have declared so far: what a later test may find left over. */
+  readonly seen: Set<string>;
+}
 
 export interface LentNodes {
   /** The test's node options, each backed by its real node (`systemd`), without in-memory settings. */
@@ -27,7 +37,16 @@ export interface RealNodes {
   lend(nodes: readonly StandinNodeOptions[]): Promise<LentNodes>;
 }
 
+/** Where a test's stand-in nodes run: on this file's real systemd nodes (the default), or in memory. */
+export type Backend = 'systemd' | 'memory';
+
 let declared: RealNodes | undefined;
+
+/** The test's nodes on `backend`: lent from this file's real nodes until released, or in memory as given. */
+export async function nodesOn(backend: Backend, nodes: readonly StandinNodeOptions[]): Promise<LentNodes> {
+  if (backend === 'memory') return { nodes: [...nodes], release: () => undefined };
+  return fileRealNodes().lend(nodes);
+}
 
 /** This test file's real nodes, as realNodes() declared them. */
 export function fileRealNodes(): RealNodes {
@@ -38,23 +57,24 @@ export function fileRealNodes(): RealNodes {
 /** Real nodes for the BlueChi node names a test file uses; also this file's default (fileRealNodes). */
 export function realNodes(names: readonly string[]): RealNodes {
   const vehicles = new Map<string, VehicleNode>();
-  /** Unit names each node's tests have declared so far: what a later test may find left over. */
-  const seen = new Map<string, Set<string>>(names.map((name) => [name, new Set()]));
+  const booted = new Map<string, RealNode>();
   let queue: Promise<void> = Promise.resolve();
 
   const nodes: RealNodes = {
     async boot() {
-      const booted = await Promise.allSettled(
+      const boots = await Promise.allSettled(
         names.map(async (name) => {
           const vehicle = await bootVehicleNode({ name: name.replace(/[^a-z0-9-]/g, '-') });
           vehicles.set(name, vehicle);
           await vehicle.waitForSystemState('running');
+          booted.set(name, { vehicle, systemd: await BusSystemd.connect(vehicle.systemBusAddress), seen: new Set() });
         }),
       );
-      const failed = booted.find((result) => result.status === 'rejected');
+      const failed = boots.find((result) => result.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },
     async stop() {
+      await Promise.all([...booted.values()].map((node) => node.systemd.close().catch(() => undefined)));
       await Promise.all([...vehicles.values()].map((vehicle) => vehicle.stop()));
     },
     async lend(options) {
@@ -65,11 +85,11 @@ export function realNodes(names: readonly string[]): RealNodes {
       try {
         const lent = await Promise.all(
           options.map(async (node) => {
-            const vehicle = vehicles.get(node.name);
-            if (!vehicle) throw new Error(`no real node ${node.name} (this file's: ${names.join(', ')}); was boot() awaited in test.before?`);
-            await setUp(vehicle, seen.get(node.name)!, node.units ?? []);
+            const real = booted.get(node.name);
+            if (!real) throw new Error(`no real node ${node.name} (this file's: ${names.join(', ')}); was boot() awaited in test.before?`);
+            await setUp(real, node.units ?? []);
             const { units: _units, jobLatencyMs: _latency, ...rest } = node;
-            return { ...rest, systemd: { address: vehicle.systemBusAddress, root: vehicle.root } };
+            return { ...rest, systemd: { address: real.vehicle.systemBusAddress, root: real.vehicle.root } };
           }),
         );
         return { nodes: lent, release };
@@ -84,39 +104,38 @@ export function realNodes(names: readonly string[]): RealNodes {
 }
 
 /**
- * Brings the node to what `units` declare: every unit an earlier test declared is stopped and its failure reset,
- * files and links are rewritten where they differ (with a daemon-reload if links or a known unit's file changed,
- * so that what multi-user.target wants is as after boot), and the units declared active are started.
+ * Brings the node to what `units` declare, over its systemd's D-Bus API: every unit an earlier test declared is
+ * stopped and its failure reset, files and links are rewritten where they differ (with a daemon-reload where a unit
+ * may hold an old file or what multi-user.target wants changes, so it is as after boot), and the units declared
+ * active are started.
  */
-async function setUp(vehicle: VehicleNode, seen: Set<string>, units: readonly UnitOptions[]): Promise<void> {
+async function setUp(node: RealNode, units: readonly UnitOptions[]): Promise<void> {
   for (const unit of units) {
     if (!['inactive', 'active', undefined].includes(unit.activeState)) {
       throw new Error(`${unit.name}: a real node's unit starts inactive or active, not ${unit.activeState}`);
     }
   }
-  const earlier = [...seen];
-  if (earlier.length > 0) {
-    await systemctl(vehicle, ['stop', ...earlier], true);
-    await systemctl(vehicle, ['reset-failed'], true);
-  }
+  const { vehicle, systemd, seen } = node;
+  const loaded = new Map((await systemd.listUnits()).map(([name, , , activeState, , , , job]) => [name, { activeState, job }]));
+  const running = [...seen].filter((name) => {
+    const unit = loaded.get(name);
+    return unit !== undefined && (unit.job !== 0 || !['inactive', 'failed'].includes(unit.activeState));
+  });
+  await Promise.all(running.map((name) => actOnNode(systemd, name, 'stop')));
+  await systemd.resetFailed();
   const wanted = new Map(units.map((unit) => [unit.name, unit]));
   let reload = false;
-  for (const name of new Set([...earlier, ...wanted.keys()])) {
+  for (const name of new Set([...seen, ...wanted.keys()])) {
     const unit = wanted.get(name);
     const want = unit ? unitFileEntries(unit) : [];
     const have = await unitFilesOnDisk(vehicle.root, name);
     if (JSON.stringify(want) === JSON.stringify(have)) continue;
     await writeUnitFiles(vehicle.root, name, unit);
-    const links = (entries: typeof want) => JSON.stringify(entries.filter((entry) => 'symlink' in entry));
-    reload ||= links(want) !== links(have) || seen.has(name);
+    // A unit loaded before may hold its old file; wanted-ness changes only with a reload (a first mask needs none).
+    const wants = (entries: typeof want) => JSON.stringify(entries.filter((entry) => entry.path.includes('.wants/')));
+    reload ||= seen.has(name) || wants(want) !== wants(have);
   }
   for (const name of wanted.keys()) seen.add(name);
-  if (reload) await systemctl(vehicle, ['daemon-reload']);
-  const active = units.filter((unit) => unit.activeState === 'active').map((unit) => unit.name);
-  if (active.length > 0) await systemctl(vehicle, ['start', ...active]);
-}
-
-async function systemctl(vehicle: VehicleNode, args: readonly string[], mayFail = false): Promise<void> {
-  const result = await vehicle.exec(['systemctl', ...args]);
-  if (result.code !== 0 && !mayFail) throw new Error(`systemctl ${args.join(' ')} on ${vehicle.name}: ${result.stderr.trim()}`);
+  if (reload) await systemd.reload();
+  await Promise.all(units.filter((unit) => unit.activeState === 'active').map((unit) => actOnNode(systemd, unit.name, 'start')));
 }
