@@ -244,7 +244,7 @@ test('a reply forged by another connection is ignored: only the called peer\'s r
   await service.requestName('org.qm.Answering', 0);
   let answer: () => void = () => undefined;
   const arrived = new Promise<void>((resolve) =>
-    service.addMethodHandler((message) => {
+    service.addMethodHandler((message: dbus.Message) => {
       answer = () => service.send(dbus.Message.newMethodReturn(message, 's', ['genuine']));
       resolve();
       return true;
