@@ -16,6 +16,7 @@ import { QM_SOCKET_DIR, HOST_SOCKET_DIR } from '../../agent-config/derive.ts';
 import { parseIni } from '../../agent-config/ini.ts';
 import { fileSettings } from '../../agent-config/merge.ts';
 import { startPrivateBus, type PrivateBus } from '../support/dbus-daemon.ts';
+import { compiledDefaultConfig, provideMissingFiles } from '../support/real-bluechi.ts';
 import { qmctl } from '../support/qmctl.ts';
 import { PACKAGED_DEFAULT_TEXT, tempTree } from './helpers.ts';
 
@@ -53,15 +54,28 @@ const line = fc.oneof(
 );
 const generatedFile = fc.tuple(fc.boolean(), fc.array(line, { maxLength: 12 })).map(([bom, lines]) => (bom ? '\ufeff' : '') + lines.join('\n') + '\n');
 
+/** The packaged default configs the binaries refuse to start without, for a host with no BlueChi installed. */
+async function packagedDefaults(layerDir: string): Promise<string[]> {
+  const agentDefault = AGENT ? compiledDefaultConfig(AGENT, '/bluechi-agent/config/agent.conf') : undefined;
+  const controllerDefault = CONTROLLER ? compiledDefaultConfig(CONTROLLER, '/bluechi/config/controller.conf') : undefined;
+  return provideMissingFiles(layerDir, [
+    ...(agentDefault ? [{ path: agentDefault, content: PACKAGED_DEFAULT_TEXT }] : []),
+    ...(controllerDefault ? [{ path: controllerDefault, content: '[bluechi-controller]\n' }] : []),
+  ]);
+}
+
 withAgent('bluechi-agent reads generated files exactly as our parser does (needs QM_TEST_BLUECHI_AGENT)', async (t) => {
   const dir = await tempTree(t);
   const file = join(dir, 'generated.conf');
+  const mounts = await packagedDefaults(join(dir, 'defaults'));
+  // Where the host lacks the packaged default, the agent runs in a mount namespace that has it.
+  const [command, args] = mounts.length === 0 ? [AGENT!, ['-c', file]] : ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${mounts.join(' && ')} && exec "$0" -c "$1"`, AGENT!, file]];
   let compared = 0;
   let rejected = 0;
   await fc.assert(
     fc.asyncProperty(generatedFile, async (text) => {
       await writeFile(file, text);
-      const run = spawnSync(AGENT!, ['-c', file], {
+      const run = spawnSync(command, args, {
         encoding: 'utf8',
         timeout: 10_000,
         env: { BC_LOG_LEVEL: 'DEBUG', BC_LOG_TARGET: 'stderr', DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
@@ -133,6 +147,7 @@ withAgentAndController(
     // A private /run: the controller's socket lands in a tmpfs, bind-mounted read-only where QM sees it.
     const script = [
       'set -e',
+      ...(await packagedDefaults(join(root, 'defaults'))),
       'mount -t tmpfs tmpfs /run',
       `mkdir -p ${HOST_SOCKET_DIR} ${QM_SOCKET_DIR}`,
       `DBUS_SYSTEM_BUS_ADDRESS=${bus.address} ${CONTROLLER} -c ${join(root, 'controller.conf')} 2>${join(root, 'controller.log')} &`,

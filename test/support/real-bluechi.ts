@@ -99,7 +99,7 @@ function compiledString(binary: string, pattern: RegExp): string | undefined {
   return pattern.exec(readFileSync(binary).toString('latin1'))?.[0];
 }
 
-function compiledDefaultConfig(binary: string, suffix: string): string | undefined {
+export function compiledDefaultConfig(binary: string, suffix: string): string | undefined {
   return compiledString(binary, new RegExp(`(?<=\\0)/[!-~]*?${suffix.replace(/[.]/g, '\\.')}(?=\\0)`));
 }
 
@@ -107,6 +107,26 @@ function existingAncestor(path: string): string {
   let dir = path;
   while (!existsSync(dir)) dir = dirname(dir);
   return dir;
+}
+
+/**
+ * Shell commands that, run in a private mount namespace, make each of `files` exist where the host has none:
+ * a read-only overlay of a layer under `layerDir` over its deepest existing ancestor. For the packaged default
+ * configs BlueChi's binaries refuse to start without, which a host without BlueChi installed lacks.
+ */
+export async function provideMissingFiles(layerDir: string, files: ReadonlyArray<{ readonly path: string; readonly content: string }>): Promise<string[]> {
+  const layers = new Map<string, string>();
+  for (const file of files) {
+    if (existsSync(file.path)) continue;
+    const base = existingAncestor(dirname(file.path));
+    if (base === '/') throw new Error(`cannot provide ${file.path}: nothing below / to overlay; create it`);
+    const layer = join(layerDir, `layer${base.replaceAll('/', '_')}`);
+    const inLayer = join(layer, file.path.slice(base.length));
+    await mkdir(dirname(inLayer), { recursive: true });
+    await writeFile(inLayer, file.content);
+    layers.set(base, layer);
+  }
+  return [...layers].map(([base, layer]) => `mount -t overlay qm-test-bluechi -o 'ro,lowerdir=${layer}:${base}' '${base}'`);
 }
 
 /** The unit files every node gets: what test/integration assumes of a node. */
@@ -320,16 +340,10 @@ LogTarget=stderr
     );
     // In its own mount namespace: our directory over the socket's, and its packaged default config (which it
     // refuses to start without) added by a read-only overlay if the host has none.
-    const mounts = [`mount --bind '${runOver}' '${socketAncestor}'`];
-    if (controllerDefault && !existsSync(controllerDefault)) {
-      const base = existingAncestor(dirname(controllerDefault));
-      if (base === '/') throw new Error(`real BlueChi: cannot provide ${controllerDefault} for the controller; create it`);
-      const layer = join(runDir, 'default-config');
-      const inLayer = join(layer, controllerDefault.slice(base.length));
-      await mkdir(dirname(inLayer), { recursive: true });
-      await writeFile(inLayer, '[bluechi-controller]\n');
-      mounts.push(`mount -t overlay qm-test-bluechi -o 'ro,lowerdir=${layer}:${base}' '${base}'`);
-    }
+    const mounts = [
+      `mount --bind '${runOver}' '${socketAncestor}'`,
+      ...(controllerDefault ? await provideMissingFiles(join(runDir, 'default-config'), [{ path: controllerDefault, content: '[bluechi-controller]\n' }]) : []),
+    ];
     const argv = [
       'setpriv',
       '--pdeathsig',
