@@ -71,9 +71,10 @@ function shortestLoop<V>(start: V, within: ReadonlySet<V>, next: (vertex: V) => 
     for (const target of next(vertex)) {
       if (!within.has(target)) continue;
       if (target === start) {
-        const path = [vertex];
-        while (path[0] !== start) path.unshift(parent.get(path[0]!)!);
-        return [...path, start];
+        // Walked back from the end and reversed once: unshift per step would be quadratic in the loop's length.
+        const path = [start, vertex];
+        for (let step = vertex; step !== start; step = parent.get(step)!) path.push(parent.get(step)!);
+        return path.reverse();
       }
       if (!parent.has(target) && target !== start) {
         parent.set(target, vertex);

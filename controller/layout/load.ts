@@ -4,7 +4,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import { errnoOf, errnoReason, invalidUtf8, readConfigFile } from '../config-file.ts';
 import { QmError } from '../errors.ts';
 import { mergeAll } from './merge.ts';
-import { parseYaml, type Tree } from './tree.ts';
+import type { Tree } from './tree.ts';
+import { parseYaml } from './yaml.ts';
 import { sortErrors, validateLayout, type Validated } from './validate.ts';
 
 export const DEFAULT_LAYOUT = '/etc/qm/layout.yaml';
@@ -19,12 +20,12 @@ export interface LayoutSource {
 /** Parses, merges in order and validates: every error of every file at once, or the layout. Pure. */
 export function readLayout(sources: readonly LayoutSource[]): Validated {
   const files = sources.map((source) => source.file);
-  const trees: Tree[] = [];
+  const trees: (Tree | undefined)[] = [];
   const errors: QmError[] = [];
   for (const source of sources) {
     const parsed = parseYaml(source.text, source.file);
     if (parsed.ok) trees.push(parsed.tree);
-    else errors.push(...parsed.errors);
+    else for (const error of parsed.errors) errors.push(error);
   }
   // Syntax errors hide what the file meant; checking the rest would report noise about missing parts.
   if (errors.length > 0) return { ok: false, errors: sortErrors(errors, files) };

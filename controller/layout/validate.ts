@@ -16,6 +16,7 @@ import {
   type UnitRef,
   type UnitSpec,
 } from './model.ts';
+import { quote } from '../quote.ts';
 import { configError, fieldPath, type Entry, type MapTree, type Tree } from './tree.ts';
 
 /** The keys each level accepts; the JSON Schema lists the same (a test keeps them in step). */
@@ -52,8 +53,8 @@ export function validateLayout(tree: Tree | undefined, files: readonly string[])
   const nodes = new Map<NodeName, NodeSpec>();
   const units: DraftUnit[] = [];
 
-  const root = tree ?? { kind: 'scalar' as const, pos: { file: files[0] ?? '<layout>', line: 1, column: 1 }, value: null };
-  const top = asMap(root, [], fail, 'the layout must be a map with "nodes"');
+  const top = tree ? asMap(tree, [], fail, 'the layout must be a map with "nodes"') : undefined;
+  if (!tree) fail({ file: files[0] ?? '<layout>', line: 1, column: 1 }, [], 'the layout must be a map with "nodes", not an empty value');
   if (top) {
     checkKeys(top, [], LAYOUT_KEYS.layout, fail);
     const version = entry(top, 'version');
@@ -87,7 +88,7 @@ function readNode(nodeEntry: Entry, nodes: Map<NodeName, NodeSpec>, units: Draft
   const path = ['nodes', nodeEntry.key];
   const problem = nodeNameProblem(nodeEntry.key);
   if (problem) {
-    fail(nodeEntry.keyPos, path, `invalid node name ${JSON.stringify(nodeEntry.key)}: ${problem}`);
+    fail(nodeEntry.keyPos, path, `invalid node name ${quote(nodeEntry.key)}: ${problem}`);
     return;
   }
   const name = nodeEntry.key as NodeName;
@@ -123,7 +124,7 @@ function readNode(nodeEntry: Entry, nodes: Map<NodeName, NodeSpec>, units: Draft
 function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: boolean, path: Path, fail: Fail): DraftUnit | undefined {
   const problem = unitNameProblem(unitEntry.key);
   if (problem) {
-    fail(unitEntry.keyPos, path, `invalid unit name ${JSON.stringify(unitEntry.key)}: ${problem}`);
+    fail(unitEntry.keyPos, path, `invalid unit name ${quote(unitEntry.key)}: ${problem}`);
     return undefined;
   }
   const unit = unitEntry.key as UnitName;
@@ -164,6 +165,7 @@ function readNeeds(tree: Tree, node: NodeName, path: Path, fail: Fail): Need[] {
   if (isEmpty(tree)) return [];
   const items = tree.kind === 'seq' ? tree.items : [tree];
   const needs: Need[] = [];
+  const listed = new Set<string>();
   items.forEach((item, index) => {
     const itemPath = tree.kind === 'seq' ? [...path, index] : path;
     if (item.kind !== 'scalar' || typeof item.value !== 'string') {
@@ -175,13 +177,13 @@ function readNeeds(tree: Tree, node: NodeName, path: Path, fail: Fail): Need[] {
     const nodeText = slash < 0 ? node : text.slice(0, slash);
     const unitText = slash < 0 ? text : text.slice(slash + 1);
     const problem = nodeNameProblem(nodeText) ?? (slash >= 0 && nodeText.length === 0 ? 'it is empty' : undefined);
-    if (problem) return fail(item.pos, itemPath, `dependency ${JSON.stringify(text)}: invalid node name: ${problem}`);
+    if (problem) return fail(item.pos, itemPath, `dependency ${quote(text)}: invalid node name: ${problem}`);
     const unitProblem = unitNameProblem(unitText);
-    if (unitProblem) return fail(item.pos, itemPath, `dependency ${JSON.stringify(text)}: invalid unit name: ${unitProblem}`);
+    if (unitProblem) return fail(item.pos, itemPath, `dependency ${quote(text)}: invalid unit name: ${unitProblem}`);
     const ref = { node: nodeText as NodeName, unit: unitText as UnitName };
-    if (needs.some((need) => need.ref.node === ref.node && need.ref.unit === ref.unit)) {
-      return fail(item.pos, itemPath, `dependency ${JSON.stringify(text)} is listed twice`);
-    }
+    const key = unitKey(ref.node, ref.unit);
+    if (listed.has(key)) return fail(item.pos, itemPath, `dependency ${quote(text)} is listed twice`);
+    listed.add(key);
     needs.push({ ref, text, pos: item.pos, field: fieldPath(itemPath) });
   });
   return needs;
@@ -276,7 +278,8 @@ function checkCycles(units: ReadonlyMap<UnitKey, DraftUnit>, fail: Fail): void {
 
 /** In reading order: by file (in merge order), then line and column. */
 export function sortErrors(errors: readonly QmError[], files: readonly string[]): QmError[] {
-  const rank = (error: QmError) => [files.indexOf(error.origin.file ?? ''), error.origin.line ?? 0, error.origin.column ?? 0];
+  const order = new Map(files.map((file, index) => [file, index]));
+  const rank = (error: QmError) => [order.get(error.origin.file ?? '') ?? -1, error.origin.line ?? 0, error.origin.column ?? 0];
   return [...errors].sort((a, b) => {
     const [ra, rb] = [rank(a), rank(b)];
     return ra[0]! - rb[0]! || ra[1]! - rb[1]! || ra[2]! - rb[2]!;
@@ -290,8 +293,9 @@ function entry(map: MapTree, key: string): Entry | undefined {
 function checkKeys(map: MapTree, path: Path, known: readonly string[], fail: Fail): void {
   for (const { key, keyPos } of map.entries) {
     if (known.includes(key)) continue;
-    const close = known.find((candidate) => editDistance(candidate, key) <= 2);
-    fail(keyPos, [...path, key], `unknown key ${JSON.stringify(key)}${close ? ` (did you mean ${JSON.stringify(close)}?)` : ''}; known keys: ${known.join(', ')}`);
+    // Two edits cannot bridge a longer difference in length; skipping those keeps long keys cheap.
+    const close = known.find((candidate) => Math.abs(candidate.length - key.length) <= 2 && editDistance(candidate, key) <= 2);
+    fail(keyPos, [...path, key], `unknown key ${quote(key)}${close ? ` (did you mean ${JSON.stringify(close)}?)` : ''}; known keys: ${known.join(', ')}`);
   }
 }
 
@@ -319,7 +323,8 @@ function readBoolean(tree: Tree, path: Path, fail: Fail): boolean | undefined {
 function describe(tree: Tree): string {
   if (tree.kind === 'map') return 'a map';
   if (tree.kind === 'seq') return 'a list';
-  return tree.value === null ? 'an empty value' : JSON.stringify(tree.value);
+  if (tree.value === null) return 'an empty value';
+  return typeof tree.value === 'string' ? quote(tree.value) : String(tree.value);
 }
 
 function editDistance(a: string, b: string): number {

@@ -127,7 +127,7 @@ test('cycles are named, across nodes too, once per cycle', (t) => {
 });
 
 test('duplicate nodes: a key twice in a file, or a host partition declared as a node of its own', (t) => {
-  t.deepEqual(errors(layout('nodes:\n  a: {}\n  a: {}\n')), ['f0.yaml:3:3: Map keys must be unique (a key appears twice in the same file)']);
+  t.deepEqual(errors(layout('nodes:\n  a: {}\n  a: {}\n')), ['f0.yaml:3:3: nodes.a: "a" appears twice in this map (first on line 2); a key may appear once in a file']);
   t.deepEqual(errors(layout('nodes:\n  a: { qm: true }\n  qm.a: {}\n')), [
     'f0.yaml:3:3: nodes[qm.a]: node qm.a is declared twice: it is the QM partition of a (f0.yaml:2); put its units under a.qm-units',
   ]);
