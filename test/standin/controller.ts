@@ -110,6 +110,8 @@ export class Controller implements NodeHost, SubscriptionRegistry {
     } else {
       for (const node of this.nodes) node.shutdown({ quietly: true });
     }
+    // The replies to the calls just failed go out before the connection closes (a real node's calls take time).
+    await new Promise((resolve) => setImmediate(resolve));
     await closeBus(this.bus);
   }
 

@@ -1,12 +1,17 @@
-// Real systemd 257 behind a test file's stand-in nodes: one vehicle node (test/support/vehicle-node.ts) per BlueChi
-// node name, booted once per file and lent to one test at a time, with the units that test declares set up on it
-// as declared (the files of unit-files.ts, their enablement, their state), whatever the tests before left behind.
+// Real systemd 257 behind a test file's stand-in nodes: vehicle nodes (test/support/vehicle-node.ts) booted once per
+// file and lent to one test at a time, with the units that test declares set up as declared (the files of
+// unit-files.ts, their enablement, their state), whatever the tests before left behind.
 //
 //   const real = realNodes(['a', 'b']);
 //   test.before(() => real.boot());
 //   test.after.always(() => real.stop());
 //   … const lent = await real.lend([{ name: 'a', units: [{ name: 'db.service', activeState: 'active' }] }]);
 //   … startStandin({ address, nodes: lent.nodes }); … lent.release() after the stand-in stopped.
+//
+// By default one vehicle node hosts all of a file's BlueChi nodes, each with its own agent: a boot and a teardown
+// cost about 2.5 s on these 2-core machines, several at once more than that each. A test's nodes must then name
+// their units apart (lend checks), and a node's ListUnits and ListUnitFiles also show the others' units, which no
+// plan looks at. `onePerNode` gives each BlueChi node a systemd of its own.
 import type { StandinNodeOptions } from './index.ts';
 import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
 import type { UnitOptions } from './node-memory.ts';
@@ -14,11 +19,11 @@ import { BusSystemd } from './node-systemd.ts';
 import { actOnNode } from './on-node.ts';
 import { unitFileEntries, unitFilesOnDisk, writeUnitFiles } from './unit-files.ts';
 
-interface RealNode {
-  readonly vehicle: VehicleNode;
-  /** The pool's own connection to the node's systemd, to set units up between tests. */
+interface Vehicle {
+  readonly node: VehicleNode;
+  /** Our own connection to the node's systemd, to set units up between tests. */
   readonly systemd: BusSystemd;
-  /** Unit names the node's tests have declared so far: what a later test may find left over. */
+  /** Unit names its tests have declared so far: what a later test may find left over. */
   readonly seen: Set<string>;
 }
 
@@ -29,11 +34,14 @@ export interface LentNodes {
 }
 
 export interface RealNodes {
-  /** Boots every node at once; in test.before. */
+  /**
+   * Starts booting, in test.before; it resolves at once, so that tests in memory run meanwhile. A vehicle node that
+   * fails to boot fails the tests that lend it, with why.
+   */
   boot(): Promise<void>;
-  /** Stops every node; in test.after.always. */
+  /** Stops the vehicle nodes once booted (or failed); in test.after.always. */
   stop(): Promise<void>;
-  /** Waits for the nodes to be free, then sets up the declared units on them. */
+  /** Waits for the boot and for the nodes to be free, then sets up the declared units. */
   lend(nodes: readonly StandinNodeOptions[]): Promise<LentNodes>;
 }
 
@@ -54,28 +62,34 @@ export function fileRealNodes(): RealNodes {
   return declared;
 }
 
-/** Real nodes for the BlueChi node names a test file uses; also this file's default (fileRealNodes). */
-export function realNodes(names: readonly string[]): RealNodes {
-  const vehicles = new Map<string, VehicleNode>();
-  const booted = new Map<string, RealNode>();
+/** Real systemd for the BlueChi node names a test file uses; also this file's default (fileRealNodes). */
+export function realNodes(names: readonly string[], { onePerNode = false }: { onePerNode?: boolean } = {}): RealNodes {
+  const hostName = (name: string) => (onePerNode ? name : names.join('-')).replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const vehicles = new Map<string, Vehicle>();
+  const nodes: VehicleNode[] = [];
   let queue: Promise<void> = Promise.resolve();
+  let booting: Promise<void> | undefined;
 
-  const nodes: RealNodes = {
+  const boot = async (host: string) => {
+    const node = await bootVehicleNode({ name: host });
+    nodes.push(node);
+    await node.waitForSystemState('running');
+    vehicles.set(host, { node, systemd: await BusSystemd.connect(node.systemBusAddress), seen: new Set() });
+  };
+
+  const real: RealNodes = {
     async boot() {
-      const boots = await Promise.allSettled(
-        names.map(async (name) => {
-          const vehicle = await bootVehicleNode({ name: name.replace(/[^a-z0-9-]/g, '-') });
-          vehicles.set(name, vehicle);
-          await vehicle.waitForSystemState('running');
-          booted.set(name, { vehicle, systemd: await BusSystemd.connect(vehicle.systemBusAddress), seen: new Set() });
-        }),
-      );
-      const failed = boots.find((result) => result.status === 'rejected');
-      if (failed) throw (failed as PromiseRejectedResult).reason;
+      booting ??= (async () => {
+        const boots = await Promise.allSettled([...new Set(names.map(hostName))].map(boot));
+        const failed = boots.find((result) => result.status === 'rejected');
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      })();
+      booting.catch(() => undefined); // lend() reports it to the tests that need the nodes
     },
     async stop() {
-      await Promise.all([...booted.values()].map((node) => node.systemd.close().catch(() => undefined)));
-      await Promise.all([...vehicles.values()].map((vehicle) => vehicle.stop()));
+      await booting?.catch(() => undefined);
+      await Promise.all([...vehicles.values()].map((vehicle) => vehicle.systemd.close().catch(() => undefined)));
+      await Promise.all(nodes.map((node) => node.stop()));
     },
     async lend(options) {
       let release!: () => void;
@@ -83,15 +97,23 @@ export function realNodes(names: readonly string[]): RealNodes {
       queue = new Promise((resolve) => (release = resolve));
       await turn;
       try {
-        const lent = await Promise.all(
-          options.map(async (node) => {
-            const real = booted.get(node.name);
-            if (!real) throw new Error(`no real node ${node.name} (this file's: ${names.join(', ')}); was boot() awaited in test.before?`);
-            await setUp(real, node.units ?? []);
-            const { units: _units, jobLatencyMs: _latency, ...rest } = node;
-            return { ...rest, systemd: { address: real.vehicle.systemBusAddress, root: real.vehicle.root } };
-          }),
-        );
+        if (!booting) throw new Error(`real nodes ${names.join(', ')}: call boot() in test.before`);
+        await booting;
+        const byHost = new Map<string, UnitOptions[]>();
+        for (const node of options) {
+          if (!names.includes(node.name)) throw new Error(`no real node ${node.name} (this file's: ${names.join(', ')})`);
+          const units = byHost.get(hostName(node.name)) ?? [];
+          for (const unit of node.units ?? []) {
+            if (units.some((other) => other.name === unit.name)) throw new Error(`${unit.name} on two nodes that share a systemd: name them apart, or use onePerNode`);
+            units.push(unit);
+          }
+          byHost.set(hostName(node.name), units);
+        }
+        await Promise.all([...byHost].map(([host, units]) => setUp(vehicles.get(host)!, units)));
+        const lent = options.map(({ units: _units, jobLatencyMs: _latency, ...node }) => {
+          const host = vehicles.get(hostName(node.name))!.node;
+          return { ...node, systemd: { address: host.systemBusAddress, root: host.root } };
+        });
         return { nodes: lent, release };
       } catch (error) {
         release();
@@ -99,23 +121,23 @@ export function realNodes(names: readonly string[]): RealNodes {
       }
     },
   };
-  declared = nodes;
-  return nodes;
+  declared = real;
+  return real;
 }
 
 /**
- * Brings the node to what `units` declare, over its systemd's D-Bus API: every unit an earlier test declared is
- * stopped and its failure reset, files and links are rewritten where they differ (with a daemon-reload where a unit
- * may hold an old file or what multi-user.target wants changes, so it is as after boot), and the units declared
+ * Brings a vehicle node to what `units` declare, over its systemd's D-Bus API: every unit an earlier test declared
+ * is stopped and its failure reset, files and links are rewritten where they differ (with a daemon-reload where a
+ * unit may hold an old file or what multi-user.target wants changes, so it is as after boot), and the units declared
  * active are started.
  */
-async function setUp(node: RealNode, units: readonly UnitOptions[]): Promise<void> {
+async function setUp(vehicle: Vehicle, units: readonly UnitOptions[]): Promise<void> {
   for (const unit of units) {
     if (!['inactive', 'active', undefined].includes(unit.activeState)) {
       throw new Error(`${unit.name}: a real node's unit starts inactive or active, not ${unit.activeState}`);
     }
   }
-  const { vehicle, systemd, seen } = node;
+  const { node, systemd, seen } = vehicle;
   const loaded = new Map((await systemd.listUnits()).map(([name, , , activeState, , , , job]) => [name, { activeState, job }]));
   const running = [...seen].filter((name) => {
     const unit = loaded.get(name);
@@ -128,9 +150,9 @@ async function setUp(node: RealNode, units: readonly UnitOptions[]): Promise<voi
   for (const name of new Set([...seen, ...wanted.keys()])) {
     const unit = wanted.get(name);
     const want = unit ? unitFileEntries(unit) : [];
-    const have = await unitFilesOnDisk(vehicle.root, name);
+    const have = await unitFilesOnDisk(node.root, name);
     if (JSON.stringify(want) === JSON.stringify(have)) continue;
-    await writeUnitFiles(vehicle.root, name, unit);
+    await writeUnitFiles(node.root, name, unit);
     // A unit loaded before may hold its old file; wanted-ness changes only with a reload (a first mask needs none).
     const wants = (entries: typeof want) => JSON.stringify(entries.filter((entry) => entry.path.includes('.wants/')));
     reload ||= seen.has(name) || wants(want) !== wants(have);
