@@ -3,7 +3,6 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { errnoOf, errnoReason, invalidUtf8, readConfigFile } from '../config-file.ts';
 import { QmError } from '../errors.ts';
-import { mergeAll } from './merge.ts';
 import type { Tree } from './tree.ts';
 import { parseYaml } from './yaml.ts';
 import { sortErrors, validateLayout, type Validated } from './validate.ts';
@@ -29,7 +28,7 @@ export function readLayout(sources: readonly LayoutSource[]): Validated {
   }
   // Syntax errors hide what the file meant; checking the rest would report noise about missing parts.
   if (errors.length > 0) return { ok: false, errors: sortErrors(errors, files) };
-  return validateLayout(mergeAll(trees), files);
+  return validateLayout(trees, files);
 }
 
 /**

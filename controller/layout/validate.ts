@@ -17,6 +17,7 @@ import {
   type UnitSpec,
 } from './model.ts';
 import { quote } from '../quote.ts';
+import { mergeAll } from './merge.ts';
 import { configError, fieldPath, type Entry, type MapTree, type Tree } from './tree.ts';
 
 /** The keys each level accepts; the JSON Schema lists the same (a test keeps them in step). */
@@ -44,47 +45,72 @@ interface Need {
 interface DraftUnit extends Omit<UnitSpec, 'needs'> {
   readonly needs: readonly Need[];
   readonly field: string;
+  /** Where `state` was written, when it was. */
+  readonly stateAt: Position | undefined;
 }
 
-export function validateLayout(tree: Tree | undefined, files: readonly string[]): Validated {
+interface DraftNode extends NodeSpec {
+  /** Where `qm` was written, and its value as written (an empty value resets it to false). */
+  readonly qmWritten: { readonly pos: Position; readonly value: unknown } | undefined;
+  /** The first unit under `qm-units`, which needs qm: true. */
+  readonly firstQmUnit: { readonly pos: Position; readonly field: string } | undefined;
+}
+
+/** What a tree declares, read without judging how it relates to the rest of the layout. */
+interface Draft {
+  readonly nodes: Map<NodeName, DraftNode>;
+  readonly units: DraftUnit[];
+}
+
+/**
+ * Checks each file on its own terms — every value where it is written, even one a later drop-in
+ * overrides — then the merged layout whole: what only the merge decides (qm-units without qm, needs,
+ * cycles, a node declared twice), each error naming every file involved.
+ */
+export function validateLayout(trees: readonly (Tree | undefined)[], files: readonly string[]): Validated {
   const errors: QmError[] = [];
   const fail: Fail = (pos, path, message) => errors.push(configError(pos, typeof path === 'string' ? path : fieldPath(path), message));
 
-  const nodes = new Map<NodeName, NodeSpec>();
-  const units: DraftUnit[] = [];
+  for (const tree of trees) if (tree) readTree(tree, fail);
+  const merged = mergeAll(trees);
+  // The merged values were each checked in their own file above: reading them again reports nothing.
+  const draft = merged ? readTree(merged, () => undefined) : { nodes: new Map<NodeName, DraftNode>(), units: [] };
+  if (!merged) fail({ file: files[0] ?? '<layout>', line: 1, column: 1 }, [], 'the layout must be a map with "nodes", not an empty value');
+  else if (merged.kind === 'map' && !entry(merged, 'nodes')) fail(merged.pos, ['nodes'], 'the layout declares no nodes (a "nodes" map is required)');
 
-  const top = tree ? asMap(tree, [], fail, 'the layout must be a map with "nodes"') : undefined;
-  if (!tree) fail({ file: files[0] ?? '<layout>', line: 1, column: 1 }, [], 'the layout must be a map with "nodes", not an empty value');
-  if (top) {
-    checkKeys(top, [], LAYOUT_KEYS.layout, fail);
-    const version = entry(top, 'version');
-    if (version && !(version.value.kind === 'scalar' && version.value.value === LAYOUT_VERSION)) {
-      fail(version.value.pos, ['version'], `version must be ${LAYOUT_VERSION}, the only layout version this controller reads`);
-    }
-    const nodesEntry = entry(top, 'nodes');
-    if (!nodesEntry) fail(top.pos, ['nodes'], 'the layout declares no nodes (a "nodes" map is required)');
-    const nodeMap = nodesEntry ? asMap(nodesEntry.value, ['nodes'], fail, 'nodes must be a map from node name to its settings') : undefined;
-    for (const nodeEntry of nodeMap?.entries ?? []) {
-      readNode(nodeEntry, nodes, units, fail);
-    }
-  }
-
-  checkNodeNames(nodes, fail);
-  const byKey = new Map<UnitKey, DraftUnit>(units.map((unit) => [unit.key, unit]));
-  checkNeeds(nodes, byKey, fail);
+  checkPartitions(draft.nodes, fail);
+  checkNodeNames(draft.nodes, fail);
+  const byKey = new Map<UnitKey, DraftUnit>(draft.units.map((unit) => [unit.key, unit]));
+  checkNeeds(draft.nodes, byKey, fail);
   checkCycles(byKey, fail);
 
   if (errors.length > 0) return { ok: false, errors: sortErrors(errors, files) };
-  const finalUnits = new Map<UnitKey, UnitSpec>(
-    units.map(({ field: _field, needs, ...unit }) => [unit.key, { ...unit, needs: needs.map((need) => need.ref) }]),
+  const nodes = new Map<NodeName, NodeSpec>([...draft.nodes].map(([name, { qmWritten: _qm, firstQmUnit: _first, ...node }]) => [name, node]));
+  const units = new Map<UnitKey, UnitSpec>(
+    draft.units.map(({ field: _field, stateAt: _state, needs, ...unit }) => [unit.key, { ...unit, needs: needs.map((need) => need.ref) }]),
   );
-  return { ok: true, layout: { files: [...files], nodes, units: finalUnits } };
+  return { ok: true, layout: { files: [...files], nodes, units } };
 }
 
 /** Records an error at `pos` about the field at `path` (segments, or a path already written out). */
 type Fail = (pos: Position, path: Path | string, message: string) => void;
 
-function readNode(nodeEntry: Entry, nodes: Map<NodeName, NodeSpec>, units: DraftUnit[], fail: Fail): void {
+function readTree(tree: Tree, fail: Fail): Draft {
+  const draft: Draft = { nodes: new Map(), units: [] };
+  const top = asMap(tree, [], fail, 'the layout must be a map with "nodes"');
+  if (!top) return draft;
+  checkKeys(top, [], LAYOUT_KEYS.layout, fail);
+  const version = entry(top, 'version');
+  if (version && !(version.value.kind === 'scalar' && version.value.value === LAYOUT_VERSION)) {
+    fail(version.value.pos, ['version'], `version must be ${LAYOUT_VERSION}, the only layout version this controller reads`);
+  }
+  const nodesEntry = entry(top, 'nodes');
+  const nodeMap = nodesEntry ? asMap(nodesEntry.value, ['nodes'], fail, 'nodes must be a map from node name to its settings') : undefined;
+  for (const nodeEntry of nodeMap?.entries ?? []) readNode(nodeEntry, draft, fail);
+  return draft;
+}
+
+function readNode(nodeEntry: Entry, draft: Draft, fail: Fail): void {
   const path = ['nodes', nodeEntry.key];
   const problem = nodeNameProblem(nodeEntry.key);
   if (problem) {
@@ -95,8 +121,9 @@ function readNode(nodeEntry: Entry, nodes: Map<NodeName, NodeSpec>, units: Draft
   const body = optionalMap(nodeEntry.value, path, fail, `node ${name} must be a map (qm, units, qm-units) or empty`);
   if (body) checkKeys(body, path, LAYOUT_KEYS.node, fail);
   const qmEntry = body && entry(body, 'qm');
-  const qm = qmEntry ? readBoolean(qmEntry.value, [...path, 'qm'], fail) ?? false : false;
-  nodes.set(name, { name, qm, origin: nodeEntry.keyPos });
+  const qm = qmEntry && !isEmpty(qmEntry.value) ? readBoolean(qmEntry.value, [...path, 'qm'], fail) ?? false : false;
+  const qmWritten = qmEntry ? { pos: qmEntry.value.pos, value: qmEntry.value.kind === 'scalar' ? qmEntry.value.value : undefined } : undefined;
+  let firstQmUnit: DraftNode['firstQmUnit'];
 
   for (const [key, partition] of [
     ['units', false],
@@ -106,19 +133,14 @@ function readNode(nodeEntry: Entry, nodes: Map<NodeName, NodeSpec>, units: Draft
     if (!unitsEntry) continue;
     const unitsPath = [...path, key];
     const unitMap = optionalMap(unitsEntry.value, unitsPath, fail, `${key} must be a map from unit name to its desired state`);
-    if (partition && !qm && unitMap && unitMap.entries.length > 0) {
-      fail(
-        unitMap.entries[0]!.keyPos,
-        unitsPath,
-        `node ${name} has QM units but no QM partition: set "qm: true" on ${name} or move the units to "units"`,
-      );
-    }
+    if (partition && unitMap && unitMap.entries.length > 0) firstQmUnit = { pos: unitMap.entries[0]!.keyPos, field: fieldPath(unitsPath) };
     const node = partition ? partitionNode(name) : name;
     for (const unitEntry of unitMap?.entries ?? []) {
       const unit = readUnit(unitEntry, node, name, partition, [...unitsPath, unitEntry.key], fail);
-      if (unit) units.push(unit);
+      if (unit) draft.units.push(unit);
     }
   }
+  draft.nodes.set(name, { name, qm, origin: nodeEntry.keyPos, qmWritten, firstQmUnit });
 }
 
 function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: boolean, path: Path, fail: Fail): DraftUnit | undefined {
@@ -134,6 +156,7 @@ function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: b
 
   let state: DesiredState = 'running';
   const stateEntry = field('state');
+  const stateAt = stateEntry?.value.pos;
   if (stateEntry && !isEmpty(stateEntry.value)) {
     const value = stateEntry.value.kind === 'scalar' ? stateEntry.value.value : undefined;
     if (typeof value === 'string' && (STATES as readonly string[]).includes(value)) state = value as DesiredState;
@@ -157,6 +180,7 @@ function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: b
     restart,
     origin: unitEntry.keyPos,
     field: fieldPath(path),
+    stateAt,
   };
 }
 
@@ -208,12 +232,26 @@ function readRestart(tree: Tree, path: Path, fail: Fail): RestartBudget {
       fail(found.value.pos, [...path, key], `${key} must be a duration such as 500ms, 10s, 5m or 1h30m (a bare number is seconds), not ${describe(found.value)}`);
       return fallback;
     }
+    if (ms > MAX_TIMER_MS) {
+      fail(found.value.pos, [...path, key], `${key} must be at most ${formatDuration(MAX_TIMER_MS)} (${MAX_TIMER_MS} ms, the longest a timer can wait), not ${describe(found.value)}`);
+      return fallback;
+    }
     return ms;
   };
   return { attempts, windowMs: duration('window', DEFAULT_RESTART_BUDGET.windowMs), backoffMs: duration('backoff', DEFAULT_RESTART_BUDGET.backoffMs) };
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Node's setTimeout fires at once for a longer delay (it is a signed 32-bit count of milliseconds). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `596h31m23.647s`: a duration written as the layout writes them. */
+function formatDuration(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  return `${hours ? `${hours}h` : ''}${minutes ? `${minutes}m` : ''}${seconds ? `${seconds}s` : ''}` || '0s';
+}
 
 /** `1h30m`, `500ms`, `10s`, or a number of seconds; undefined when it is not a duration. */
 export function parseDuration(value: unknown): number | undefined {
@@ -224,8 +262,19 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(total);
 }
 
+/** Units under qm-units need qm: true on their node, which a drop-in may have turned off. */
+function checkPartitions(nodes: ReadonlyMap<NodeName, DraftNode>, fail: Fail): void {
+  for (const node of nodes.values()) {
+    if (node.qm || !node.firstQmUnit) continue;
+    const { pos, field } = node.firstQmUnit;
+    const qm = node.qmWritten;
+    const where = qm && qm.pos.file !== pos.file ? `${at(qm.pos)} ${qm.value === false ? 'sets "qm: false"' : 'leaves qm empty (false)'}; ` : '';
+    fail(pos, field, `node ${node.name} has QM units but no QM partition: ${where}set "qm: true" on ${node.name} or move the units to "units"`);
+  }
+}
+
 /** A host must not also be declared as another host's partition: `qm.x` belongs to x when x has QM. */
-function checkNodeNames(nodes: ReadonlyMap<NodeName, NodeSpec>, fail: Fail): void {
+function checkNodeNames(nodes: ReadonlyMap<NodeName, DraftNode>, fail: Fail): void {
   for (const node of nodes.values()) {
     if (!node.name.startsWith(QM_PREFIX)) continue;
     const host = nodes.get(node.name.slice(QM_PREFIX.length) as NodeName);
@@ -233,7 +282,7 @@ function checkNodeNames(nodes: ReadonlyMap<NodeName, NodeSpec>, fail: Fail): voi
       fail(
         node.origin,
         ['nodes', node.name],
-        `node ${node.name} is declared twice: it is the QM partition of ${host.name} (${host.origin.file}:${host.origin.line}); put its units under ${host.name}.qm-units`,
+        `node ${node.name} is declared twice: it is the QM partition of ${host.name} (qm: true at ${at(host.qmWritten?.pos ?? host.origin)}); put its units under ${host.name}.qm-units`,
       );
     }
   }
@@ -256,7 +305,8 @@ function checkNeeds(nodes: ReadonlyMap<NodeName, NodeSpec>, units: ReadonlyMap<U
         continue;
       }
       if (unit.state === 'running' && target.state === 'stopped') {
-        fail(need.pos, need.field, `${unit.key} should run but needs ${key}, which the layout wants stopped`);
+        const where = target.stateAt && target.stateAt.file !== need.pos.file ? ` (${at(target.stateAt)})` : '';
+        fail(need.pos, need.field, `${unit.key} should run but needs ${key}, which the layout wants stopped${where}`);
       }
     }
   }
@@ -270,10 +320,18 @@ function checkCycles(units: ReadonlyMap<UnitKey, DraftUnit>, fail: Fail): void {
     ]),
   );
   for (const cycle of findCycles([...units.keys()], (key) => edges.get(key) ?? [])) {
-    const first = units.get(cycle[0]!)!;
-    const need = first.needs.find((candidate) => unitKey(candidate.ref.node, candidate.ref.unit) === cycle[1])!;
-    fail(need.pos, need.field, `dependency cycle: ${[...cycle].join(' → ')}`);
+    const links = cycle.slice(1).map((target, index) => units.get(cycle[index]!)!.needs.find((need) => unitKey(need.ref.node, need.ref.unit) === target)!);
+    const first = links[0]!;
+    // A cycle closed by a drop-in is the merge's doing: name where each link is written.
+    const inFiles = new Set(links.map((link) => link.pos.file));
+    const where = inFiles.size > 1 ? ` (links written in ${links.map((link) => at(link.pos)).join(', ')})` : '';
+    fail(first.pos, first.field, `dependency cycle: ${[...cycle].join(' → ')}${where}`);
   }
+}
+
+/** `file:line:column`. */
+function at(pos: Position): string {
+  return `${pos.file}:${pos.line}:${pos.column}`;
 }
 
 /** In reading order: by file (in merge order), then line and column. */

@@ -129,7 +129,7 @@ test('cycles are named, across nodes too, once per cycle', (t) => {
 test('duplicate nodes: a key twice in a file, or a host partition declared as a node of its own', (t) => {
   t.deepEqual(errors(layout('nodes:\n  a: {}\n  a: {}\n')), ['f0.yaml:3:3: nodes.a: "a" appears twice in this map (first on line 2); a key may appear once in a file']);
   t.deepEqual(errors(layout('nodes:\n  a: { qm: true }\n  qm.a: {}\n')), [
-    'f0.yaml:3:3: nodes[qm.a]: node qm.a is declared twice: it is the QM partition of a (f0.yaml:2); put its units under a.qm-units',
+    'f0.yaml:3:3: nodes[qm.a]: node qm.a is declared twice: it is the QM partition of a (qm: true at f0.yaml:2:12); put its units under a.qm-units',
   ]);
 });
 
@@ -150,7 +150,7 @@ test('syntax errors of several files are all reported, and the structure must be
 test('QM units made invalid by a drop-in that turns QM off point at the unit', (t) => {
   const result = layout('nodes:\n  a:\n    qm: true\n    qm-units:\n      q.service: {}\n', 'nodes:\n  a:\n    qm: false\n');
   t.deepEqual(errors(result), [
-    'f0.yaml:5:7: nodes.a.qm-units: node a has QM units but no QM partition: set "qm: true" on a or move the units to "units"',
+    'f0.yaml:5:7: nodes.a.qm-units: node a has QM units but no QM partition: f1.yaml:3:9 sets "qm: false"; set "qm: true" on a or move the units to "units"',
   ]);
 });
 
