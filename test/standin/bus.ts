@@ -38,10 +38,23 @@ export async function addMatch(bus: MessageBus, rule: string): Promise<void> {
   await callBus(bus, 'AddMatch', 's', [rule]);
 }
 
+const streamOf = (bus: MessageBus) =>
+  (bus as unknown as { _connection: { stream: NodeJS.EventEmitter & { destroyed?: boolean } } })._connection.stream;
+
+/** Calls `lost` once, as soon as the connection's socket ends, whoever ended it (we, or the bus daemon going away). */
+export function onBusClosed(bus: MessageBus, lost: () => void): void {
+  let called = false;
+  const once = () => {
+    if (called) return;
+    called = true;
+    lost();
+  };
+  streamOf(bus).once('end', once).once('close', once);
+}
+
 /** Closes the connection and waits until the socket is gone, so the bus daemon has seen it leave. */
 export function closeBus(bus: MessageBus): Promise<void> {
-  const stream = (bus as unknown as { _connection: { stream: NodeJS.EventEmitter & { destroyed?: boolean } } })
-    ._connection.stream;
+  const stream = streamOf(bus);
   return new Promise((resolve) => {
     if (stream.destroyed) {
       resolve();

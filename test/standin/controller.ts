@@ -21,7 +21,7 @@ import {
   monitorInterface,
   nodeInterface,
 } from './api.ts';
-import { addMatch, closeBus, openBus, uniqueName } from './bus.ts';
+import { addMatch, closeBus, onBusClosed, openBus, uniqueName } from './bus.ts';
 import { Job, type JobType } from './job.ts';
 import { Monitor, type Subscription, type SubscriptionRegistry } from './monitor.ts';
 import { ControllerNode, type NodeConfig, type NodeHost } from './node.ts';
@@ -74,6 +74,12 @@ export class Controller implements NodeHost, SubscriptionRegistry {
   /** Connects, serves every object, then takes the bus name; every node starts offline. */
   static async start(address: string, configs: readonly NodeConfig[]): Promise<Controller> {
     const controller = new Controller(await openBus(address), configs);
+    // bluechi-controller exits when its bus goes away: its agents are cut off, and nothing more is sent.
+    onBusClosed(controller.bus, () => {
+      if (controller.stopped) return;
+      controller.stopped = true;
+      for (const node of controller.nodes) node.shutdown({ quietly: true });
+    });
     try {
       await controller.serve();
     } catch (error) {
