@@ -35,25 +35,30 @@ export type Validated = { readonly ok: true; readonly layout: Layout } | { reado
 
 type Path = readonly (string | number)[];
 
+/** A dependency as written; where it is written is computed only for an error about it. */
 interface Need {
   readonly ref: UnitRef;
   readonly text: string;
-  readonly pos: Position;
-  readonly field: string;
+  readonly written: Tree;
+  /** The path of `needs`, and the item's index when it is a list. */
+  readonly path: Path;
+  readonly index: number | undefined;
 }
+
+const needPos = (need: Need) => need.written.pos;
+const needField = (need: Need) => fieldPath(need.index === undefined ? need.path : [...need.path, need.index]);
 
 interface DraftUnit extends Omit<UnitSpec, 'needs'> {
   readonly needs: readonly Need[];
-  readonly field: string;
-  /** Where `state` was written, when it was. */
-  readonly stateAt: Position | undefined;
+  /** The value of `state`, when it was written. */
+  readonly stateWritten: Tree | undefined;
 }
 
 interface DraftNode extends NodeSpec {
-  /** Where `qm` was written, and its value as written (an empty value resets it to false). */
-  readonly qmWritten: { readonly pos: Position; readonly value: unknown } | undefined;
-  /** The first unit under `qm-units`, which needs qm: true. */
-  readonly firstQmUnit: { readonly pos: Position; readonly field: string } | undefined;
+  /** The value of `qm`, when it was written (an empty value resets it to false). */
+  readonly qmWritten: Tree | undefined;
+  /** The first unit under `qm-units`, which needs qm: true, and the path of `qm-units`. */
+  readonly firstQmUnit: { readonly entry: Entry; readonly path: Path } | undefined;
 }
 
 /** What a tree declares, read without judging how it relates to the rest of the layout. */
@@ -71,10 +76,11 @@ export function validateLayout(trees: readonly (Tree | undefined)[], files: read
   const errors: QmError[] = [];
   const fail: Fail = (pos, path, message) => errors.push(configError(pos, typeof path === 'string' ? path : fieldPath(path), message));
 
-  for (const tree of trees) if (tree) readTree(tree, fail);
-  const merged = mergeAll(trees);
-  // The merged values were each checked in their own file above: reading them again reports nothing.
-  const draft = merged ? readTree(merged, () => undefined) : { nodes: new Map<NodeName, DraftNode>(), units: [] };
+  const written = trees.filter((tree): tree is Tree => tree !== undefined);
+  const drafts = written.map((tree) => readTree(tree, fail));
+  const merged = mergeAll(written);
+  // The merged values were each checked in their own file above: reading them again reports nothing. One file is its own merge.
+  const draft = written.length === 1 ? drafts[0]! : merged ? readTree(merged, () => undefined) : { nodes: new Map<NodeName, DraftNode>(), units: [] };
   if (!merged) fail({ file: files[0] ?? '<layout>', line: 1, column: 1 }, [], 'the layout must be a map with "nodes", not an empty value');
   else if (merged.kind === 'map' && !entry(merged, 'nodes')) fail(merged.pos, ['nodes'], 'the layout declares no nodes (a "nodes" map is required)');
 
@@ -85,11 +91,15 @@ export function validateLayout(trees: readonly (Tree | undefined)[], files: read
   checkCycles(byKey, fail);
 
   if (errors.length > 0) return { ok: false, errors: sortErrors(errors, files) };
-  const nodes = new Map<NodeName, NodeSpec>([...draft.nodes].map(([name, { qmWritten: _qm, firstQmUnit: _first, ...node }]) => [name, node]));
-  const units = new Map<UnitKey, UnitSpec>(
-    draft.units.map(({ field: _field, stateAt: _state, needs, ...unit }) => [unit.key, { ...unit, needs: needs.map((need) => need.ref) }]),
-  );
+  const nodes = new Map<NodeName, NodeSpec>([...draft.nodes].map(([name, node]) => [name, { name, qm: node.qm, origin: node.origin }]));
+  const units = new Map<UnitKey, UnitSpec>(draft.units.map((unit) => [unit.key, unitSpec(unit)]));
   return { ok: true, layout: { files: [...files], nodes, units } };
+}
+
+/** The trusted unit, built field by field (a spread of the draft would copy its bookkeeping too). */
+function unitSpec(draft: DraftUnit): UnitSpec {
+  const { key, node, unit, host, partition, state, enabled, restart, origin } = draft;
+  return { key, node, unit, host, partition, state, enabled, needs: draft.needs.map((need) => need.ref), restart, origin };
 }
 
 /** Records an error at `pos` about the field at `path` (segments, or a path already written out). */
@@ -122,7 +132,7 @@ function readNode(nodeEntry: Entry, draft: Draft, fail: Fail): void {
   if (body) checkKeys(body, path, LAYOUT_KEYS.node, fail);
   const qmEntry = body && entry(body, 'qm');
   const qm = qmEntry && !isEmpty(qmEntry.value) ? readBoolean(qmEntry.value, [...path, 'qm'], fail) ?? false : false;
-  const qmWritten = qmEntry ? { pos: qmEntry.value.pos, value: qmEntry.value.kind === 'scalar' ? qmEntry.value.value : undefined } : undefined;
+  const qmWritten = qmEntry?.value;
   let firstQmUnit: DraftNode['firstQmUnit'];
 
   for (const [key, partition] of [
@@ -133,7 +143,7 @@ function readNode(nodeEntry: Entry, draft: Draft, fail: Fail): void {
     if (!unitsEntry) continue;
     const unitsPath = [...path, key];
     const unitMap = optionalMap(unitsEntry.value, unitsPath, fail, `${key} must be a map from unit name to its desired state`);
-    if (partition && unitMap && unitMap.entries.length > 0) firstQmUnit = { pos: unitMap.entries[0]!.keyPos, field: fieldPath(unitsPath) };
+    if (partition && unitMap && unitMap.entries.length > 0) firstQmUnit = { entry: unitMap.entries[0]!, path: unitsPath };
     const node = partition ? partitionNode(name) : name;
     for (const unitEntry of unitMap?.entries ?? []) {
       const unit = readUnit(unitEntry, node, name, partition, [...unitsPath, unitEntry.key], fail);
@@ -156,7 +166,6 @@ function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: b
 
   let state: DesiredState = 'running';
   const stateEntry = field('state');
-  const stateAt = stateEntry?.value.pos;
   if (stateEntry && !isEmpty(stateEntry.value)) {
     const value = stateEntry.value.kind === 'scalar' ? stateEntry.value.value : undefined;
     if (typeof value === 'string' && (STATES as readonly string[]).includes(value)) state = value as DesiredState;
@@ -179,8 +188,7 @@ function readUnit(unitEntry: Entry, node: NodeName, host: NodeName, partition: b
     needs,
     restart,
     origin: unitEntry.keyPos,
-    field: fieldPath(path),
-    stateAt,
+    stateWritten: stateEntry?.value,
   };
 }
 
@@ -190,10 +198,11 @@ function readNeeds(tree: Tree, node: NodeName, path: Path, fail: Fail): Need[] {
   const items = tree.kind === 'seq' ? tree.items : [tree];
   const needs: Need[] = [];
   const listed = new Set<string>();
-  items.forEach((item, index) => {
-    const itemPath = tree.kind === 'seq' ? [...path, index] : path;
+  items.forEach((item, at) => {
+    const index = tree.kind === 'seq' ? at : undefined;
+    const itemPath = () => (index === undefined ? path : [...path, index]);
     if (item.kind !== 'scalar' || typeof item.value !== 'string') {
-      fail(item.pos, itemPath, `a dependency is written UNIT or NODE/UNIT, not ${describe(item)}`);
+      fail(item.pos, itemPath(), `a dependency is written UNIT or NODE/UNIT, not ${describe(item)}`);
       return;
     }
     const text = item.value;
@@ -201,14 +210,14 @@ function readNeeds(tree: Tree, node: NodeName, path: Path, fail: Fail): Need[] {
     const nodeText = slash < 0 ? node : text.slice(0, slash);
     const unitText = slash < 0 ? text : text.slice(slash + 1);
     const problem = nodeNameProblem(nodeText) ?? (slash >= 0 && nodeText.length === 0 ? 'it is empty' : undefined);
-    if (problem) return fail(item.pos, itemPath, `dependency ${quote(text)}: invalid node name: ${problem}`);
+    if (problem) return fail(item.pos, itemPath(), `dependency ${quote(text)}: invalid node name: ${problem}`);
     const unitProblem = unitNameProblem(unitText);
-    if (unitProblem) return fail(item.pos, itemPath, `dependency ${quote(text)}: invalid unit name: ${unitProblem}`);
+    if (unitProblem) return fail(item.pos, itemPath(), `dependency ${quote(text)}: invalid unit name: ${unitProblem}`);
     const ref = { node: nodeText as NodeName, unit: unitText as UnitName };
     const key = unitKey(ref.node, ref.unit);
-    if (listed.has(key)) return fail(item.pos, itemPath, `dependency ${quote(text)} is listed twice`);
+    if (listed.has(key)) return fail(item.pos, itemPath(), `dependency ${quote(text)} is listed twice`);
     listed.add(key);
-    needs.push({ ref, text, pos: item.pos, field: fieldPath(itemPath) });
+    needs.push({ ref, text, written: item, path, index });
   });
   return needs;
 }
@@ -266,10 +275,11 @@ export function parseDuration(value: unknown): number | undefined {
 function checkPartitions(nodes: ReadonlyMap<NodeName, DraftNode>, fail: Fail): void {
   for (const node of nodes.values()) {
     if (node.qm || !node.firstQmUnit) continue;
-    const { pos, field } = node.firstQmUnit;
+    const pos = node.firstQmUnit.entry.keyPos;
     const qm = node.qmWritten;
-    const where = qm && qm.pos.file !== pos.file ? `${at(qm.pos)} ${qm.value === false ? 'sets "qm: false"' : 'leaves qm empty (false)'}; ` : '';
-    fail(pos, field, `node ${node.name} has QM units but no QM partition: ${where}set "qm: true" on ${node.name} or move the units to "units"`);
+    const value = qm?.kind === 'scalar' ? qm.value : undefined;
+    const where = qm && qm.source.file !== pos.file ? `${at(qm.pos)} ${value === false ? 'sets "qm: false"' : 'leaves qm empty (false)'}; ` : '';
+    fail(pos, node.firstQmUnit.path, `node ${node.name} has QM units but no QM partition: ${where}set "qm: true" on ${node.name} or move the units to "units"`);
   }
 }
 
@@ -282,7 +292,7 @@ function checkNodeNames(nodes: ReadonlyMap<NodeName, DraftNode>, fail: Fail): vo
       fail(
         node.origin,
         ['nodes', node.name],
-        `node ${node.name} is declared twice: it is the QM partition of ${host.name} (qm: true at ${at(host.qmWritten?.pos ?? host.origin)}); put its units under ${host.name}.qm-units`,
+        `node ${node.name} is declared twice: it is the QM partition of ${host.name} (qm: true at ${at(host.qmWritten ? host.qmWritten.pos : host.origin)}); put its units under ${host.name}.qm-units`,
       );
     }
   }
@@ -296,17 +306,18 @@ function checkNeeds(nodes: ReadonlyMap<NodeName, NodeSpec>, units: ReadonlyMap<U
       if (!placed.has(need.ref.node)) {
         const host = nodes.get(need.ref.node.slice(QM_PREFIX.length) as NodeName);
         const hint = need.ref.node.startsWith(QM_PREFIX) && host ? ` (${host.name} has no QM partition)` : '';
-        fail(need.pos, need.field, `${unit.key} needs ${key}, but node ${need.ref.node} is not in the layout${hint}`);
+        fail(needPos(need), needField(need), `${unit.key} needs ${key}, but node ${need.ref.node} is not in the layout${hint}`);
         continue;
       }
       const target = units.get(key);
       if (!target) {
-        fail(need.pos, need.field, `${unit.key} needs ${key}, which the layout does not declare`);
+        fail(needPos(need), needField(need), `${unit.key} needs ${key}, which the layout does not declare`);
         continue;
       }
       if (unit.state === 'running' && target.state === 'stopped') {
-        const where = target.stateAt && target.stateAt.file !== need.pos.file ? ` (${at(target.stateAt)})` : '';
-        fail(need.pos, need.field, `${unit.key} should run but needs ${key}, which the layout wants stopped${where}`);
+        const stopped = target.stateWritten;
+        const where = stopped && stopped.source !== need.written.source ? ` (${at(stopped.pos)})` : '';
+        fail(needPos(need), needField(need), `${unit.key} should run but needs ${key}, which the layout wants stopped${where}`);
       }
     }
   }
@@ -323,9 +334,9 @@ function checkCycles(units: ReadonlyMap<UnitKey, DraftUnit>, fail: Fail): void {
     const links = cycle.slice(1).map((target, index) => units.get(cycle[index]!)!.needs.find((need) => unitKey(need.ref.node, need.ref.unit) === target)!);
     const first = links[0]!;
     // A cycle closed by a drop-in is the merge's doing: name where each link is written.
-    const inFiles = new Set(links.map((link) => link.pos.file));
-    const where = inFiles.size > 1 ? ` (links written in ${links.map((link) => at(link.pos)).join(', ')})` : '';
-    fail(first.pos, first.field, `dependency cycle: ${[...cycle].join(' → ')}${where}`);
+    const inFiles = new Set(links.map((link) => link.written.source));
+    const where = inFiles.size > 1 ? ` (links written in ${links.map((link) => at(needPos(link))).join(', ')})` : '';
+    fail(needPos(first), needField(first), `dependency cycle: ${[...cycle].join(' → ')}${where}`);
   }
 }
 
@@ -349,11 +360,12 @@ function entry(map: MapTree, key: string): Entry | undefined {
 }
 
 function checkKeys(map: MapTree, path: Path, known: readonly string[], fail: Fail): void {
-  for (const { key, keyPos } of map.entries) {
+  for (const item of map.entries) {
+    const key = item.key;
     if (known.includes(key)) continue;
     // Two edits cannot bridge a longer difference in length; skipping those keeps long keys cheap.
     const close = known.find((candidate) => Math.abs(candidate.length - key.length) <= 2 && editDistance(candidate, key) <= 2);
-    fail(keyPos, [...path, key], `unknown key ${quote(key)}${close ? ` (did you mean ${JSON.stringify(close)}?)` : ''}; known keys: ${known.join(', ')}`);
+    fail(item.keyPos, [...path, key], `unknown key ${quote(key)}${close ? ` (did you mean ${JSON.stringify(close)}?)` : ''}; known keys: ${known.join(', ')}`);
   }
 }
 
