@@ -6,5 +6,10 @@ export const QUOTE_MAX = 60;
 /** `"text"`, or `"first 60 characters…" (N characters)` for longer text. */
 export function quote(text: string): string {
   if (text.length <= QUOTE_MAX) return JSON.stringify(text);
-  return `${JSON.stringify(`${text.slice(0, QUOTE_MAX)}…`)} (${text.length} characters)`;
+  return `${JSON.stringify(shorten(text))} (${text.length} characters)`;
+}
+
+/** `text`, or its first 60 characters and "…", for names shown without quotes. */
+export function shorten(text: string): string {
+  return text.length <= QUOTE_MAX ? text : `${text.slice(0, QUOTE_MAX)}…`;
 }

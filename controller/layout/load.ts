@@ -68,19 +68,37 @@ export async function layoutFiles(paths: readonly string[]): Promise<{ files: st
 /** Reads the layout named by `paths` (default /etc/qm/layout.yaml and its layout.d/). */
 export async function loadLayout(paths: readonly string[] = [DEFAULT_LAYOUT]): Promise<Validated> {
   const { files, errors } = await layoutFiles(paths.length > 0 ? paths : [DEFAULT_LAYOUT]);
-  const sources: LayoutSource[] = [];
+  const contents: LayoutBytes[] = [];
   for (const file of files) {
     const read = await readConfigFile(file, MAX_LAYOUT_FILE_BYTES);
-    if (!read.ok) {
-      errors.push(new QmError('config', `cannot read the layout: ${read.reason}`, { file }, { cause: read.cause }));
-      continue;
-    }
-    const decoded = decodeLayout(file, read.bytes);
+    if (read.ok) contents.push({ file, bytes: read.bytes });
+    else errors.push(new QmError('config', `cannot read the layout: ${read.reason}`, { file }, { cause: read.cause }));
+  }
+  const sources = decodeAll(contents, errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return readLayout(sources);
+}
+
+export interface LayoutBytes {
+  readonly file: string;
+  readonly bytes: Uint8Array;
+}
+
+/** readLayout for files as read from disk: text that is not UTF-8 is an error at its first bad byte. Pure. */
+export function readLayoutBytes(files: readonly LayoutBytes[]): Validated {
+  const errors: QmError[] = [];
+  const sources = decodeAll(files, errors);
+  return errors.length > 0 ? { ok: false, errors } : readLayout(sources);
+}
+
+function decodeAll(files: readonly LayoutBytes[], errors: QmError[]): LayoutSource[] {
+  const sources: LayoutSource[] = [];
+  for (const { file, bytes } of files) {
+    const decoded = decodeLayout(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     if (decoded instanceof QmError) errors.push(decoded);
     else sources.push(decoded);
   }
-  if (errors.length > 0) return { ok: false, errors };
-  return readLayout(sources);
+  return sources;
 }
 
 /** The file's text, or an error at the first byte that is not UTF-8 (shown as U+FFFD it would hide what is wrong). */

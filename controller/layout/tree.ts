@@ -1,5 +1,6 @@
 // The layout as written: maps, lists and scalars that know where they were written, built by yaml.ts. Pure.
 import { QmError } from '../errors.ts';
+import { shorten } from '../quote.ts';
 import type { Position } from './model.ts';
 
 /** A file's line starts, so an offset becomes a line and column only when something is reported about it. */
@@ -102,13 +103,13 @@ export function configError(pos: Position, field: string, message: string): QmEr
   return new QmError('config', message, field === '' ? { ...pos } : { ...pos, field });
 }
 
-/** `nodes.ecu-a.units[camera.service]`: keys with dots go in brackets so the path reads unambiguously. */
+/** `nodes.ecu-a.units[camera.service]`: keys with dots go in brackets so the path reads unambiguously; long keys are shortened. */
 export function fieldPath(segments: readonly (string | number)[]): string {
   return segments
     .map((segment, index) => {
       if (typeof segment === 'number') return `[${segment}]`;
-      if (/^[A-Za-z0-9_-]+$/.test(segment)) return index === 0 ? segment : `.${segment}`;
-      return `[${segment}]`;
+      if (/^[A-Za-z0-9_-]+$/.test(segment)) return index === 0 ? shorten(segment) : `.${shorten(segment)}`;
+      return `[${shorten(segment)}]`;
     })
     .join('');
 }

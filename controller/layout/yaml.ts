@@ -13,7 +13,7 @@
 // or longer than YAML's 1024 characters, anchors on keys, `key: value` inside [..], %TAG and other
 // directives, a second document.
 import type { QmError } from '../errors.ts';
-import { quote } from '../quote.ts';
+import { quote, shorten } from '../quote.ts';
 import { configError, Entry, fieldPath, MapTree, ScalarTree, SeqTree, Source, type Parsed, type Tree } from './tree.ts';
 
 /** Levels of nesting a file may have; a layout needs six. Also bounds every walk over a tree. */
@@ -79,6 +79,8 @@ class Stop {
 
 interface Anchor {
   readonly tree: Tree;
+  /** Where its & is written. */
+  readonly at: number;
   /** How many values the anchored value stands for, its own aliases expanded. */
   readonly size: number;
   /** Levels of nesting inside it. */
@@ -125,8 +127,11 @@ class Reader {
   private expanded = 0;
   /** The keys and indexes leading to where reading is, for the field of an error. */
   private readonly path: (string | number)[] = [];
-  /** null while the anchored value is being read (an alias inside it would be a loop). */
-  private readonly anchors = new Map<string, Anchor | null>();
+  /**
+   * Each anchor name's latest definition in the text (an alias names the one written last before it), or
+   * the offset of one still being read (an alias inside it would be a loop).
+   */
+  private readonly anchors = new Map<string, Anchor | number>();
   /** Problems that do not stop reading (a duplicate key, an unknown alias). */
   readonly errors: QmError[] = [];
 
@@ -154,7 +159,7 @@ class Reader {
       tree = this.blockNode(-1, 'top', this.i - 3, true);
     } else if (directive) {
       this.fail('a %YAML directive must be followed by a --- line');
-    } else if (!this.eof()) {
+    } else if (!this.eof() && !this.atMarker('...')) {
       tree = this.blockNode(-1, 'top', this.i);
     }
     this.toNextContent();
@@ -516,7 +521,7 @@ class Reader {
     let leadingSpaces = 0;
     let endedWithBreak = false;
     if (this.atBreak()) this.newline();
-    else return { lines: [[0, '']], contentIndent: Math.max(contentIndent, 0) };
+    else return { lines, contentIndent: Math.max(contentIndent, 0) };
     while (!this.eof()) {
       const start = this.i;
       let spaces = 0;
@@ -535,13 +540,15 @@ class Reader {
       } else {
         leadingSpaces = contentIndent < 0 ? Math.max(leadingSpaces, spaces) : leadingSpaces;
       }
-      lines.push([spaces, text]);
       this.i = end;
       endedWithBreak = this.atBreak();
+      // Blanks that end the file without a line break are not a line of the scalar.
+      if (text === '' && !endedWithBreak) break;
+      lines.push([spaces, text]);
       if (endedWithBreak) this.newline();
     }
     // What follows the last line break is a line too (empty), as YAML counts the breaks a | or > keeps.
-    if (lines.length === 0 || endedWithBreak) lines.push([0, '']);
+    if (endedWithBreak) lines.push([0, '']);
     return { lines, contentIndent: contentIndent < 0 ? Math.max(leadingSpaces, indent + 1, 0) : contentIndent };
   }
 
@@ -671,13 +678,15 @@ class Reader {
   /** Reads the value an anchor names, keeping its size and height for the aliases that use it. */
   private anchored(anchor: { name: string; at: number } | undefined, read: () => Tree): Tree {
     if (!anchor) return read();
-    this.anchors.set(anchor.name, null);
+    this.anchors.set(anchor.name, anchor.at);
     const [expanded, deepest] = [this.expanded, this.deepest];
     this.deepest = this.depth;
     const tree = read();
     const height = this.deepest - this.depth;
     this.deepest = Math.max(deepest, this.deepest);
-    this.anchors.set(anchor.name, { tree, size: this.expanded - expanded, height });
+    // A definition of the same name inside this value comes later in the text: it stays the one aliases name.
+    const current = this.anchors.get(anchor.name);
+    if (current === anchor.at) this.anchors.set(anchor.name, { tree, size: this.expanded - expanded, height, at: anchor.at });
     return tree;
   }
 
@@ -689,8 +698,9 @@ class Reader {
     if (name === '') this.fail('an alias needs a name after "*"', at);
     const anchor = this.anchors.get(name);
     this.written += 1;
-    if (anchor === undefined || anchor === null) {
-      this.note(anchor === null ? `alias *${name} is inside the value its anchor &${name} names` : `alias *${name} has no anchor &${name} before it`, at);
+    if (anchor === undefined || typeof anchor === 'number') {
+      const shown = shorten(name);
+      this.note(anchor !== undefined ? `alias *${shown} is inside the value its anchor &${shown} names` : `alias *${shown} has no anchor &${shown} before it`, at);
       this.expanded += 1;
       return new ScalarTree(this.source, at, null);
     }
@@ -699,7 +709,7 @@ class Reader {
     if (this.expanded > limit) {
       this.fail(`aliases would expand to more than ${limit.toLocaleString('en')} values, ${ALIAS_FACTOR} times what the file writes plus ${ALIAS_ALLOWANCE.toLocaleString('en')}; is this an alias bomb?`, at);
     }
-    if (this.depth + anchor.height > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels through alias *${name}`, at);
+    if (this.depth + anchor.height > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels through alias *${shorten(name)}`, at);
     this.deepest = Math.max(this.deepest, this.depth + anchor.height);
     const tree = anchor.tree;
     return tree.kind === 'scalar' ? new ScalarTree(this.source, at, tree.value) : tree;
@@ -897,9 +907,12 @@ function foldBlockScalar(lines: ReadonlyArray<[number, string]>, contentIndent: 
     }
   }
   let value = '';
+  // Blank lines before the text are kept as they are, folded or not.
+  let first = 0;
+  for (; lines[first]![1] === ''; first += 1) value += `${' '.repeat(Math.max(0, lines[first]![0] - contentIndent))}\n`;
   let separator = '';
   let previousMoreIndented = false;
-  for (let index = 0; index < chompStart; index += 1) {
+  for (let index = first; index < chompStart; index += 1) {
     const [spaces, text] = lines[index]!;
     const extra = ' '.repeat(Math.max(0, spaces - contentIndent));
     if (!folded) {

@@ -11,8 +11,8 @@ export type Value =
   | { readonly kind: 'scalar'; readonly style: ScalarStyle; readonly text: string; readonly anchor: boolean }
   | { readonly kind: 'alias'; readonly pick: number };
 
-type ScalarStyle = 'plain' | 'single' | 'double' | 'literal' | 'folded';
-interface Key {
+export type ScalarStyle = 'plain' | 'single' | 'double' | 'literal' | 'folded';
+export interface Key {
   readonly text: string;
   readonly quoted: '' | "'" | '"';
 }
@@ -76,7 +76,12 @@ export const manner: fc.Arbitrary<Manner> = fc.record({
 /** A document: a block map at the top (as a layout is), written in one manner. */
 export const document: fc.Arbitrary<string> = fc
   .tuple(fc.uniqueArray(fc.tuple(key, value), { minLength: 1, maxLength: 5, selector: ([k]) => k.text }), manner)
-  .map(([entries, how]) => new Writer(how).document({ kind: 'map', flow: false, entries, anchor: false }));
+  .map(([entries, how]) => writeYaml({ kind: 'map', flow: false, entries, anchor: false }, how));
+
+/** `root` (a block map) as YAML text, written in the manner `how`. */
+export function writeYaml(root: Value, how: Manner): string {
+  return new Writer(how).document(root);
+}
 
 /** Writes a Value as YAML text. Anchors are named in writing order, so an alias can only name one written before it. */
 class Writer {
