@@ -43,9 +43,15 @@ const line = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(' ', '  ', '\t'), value).map(([indent, text]) => `${indent}${text}`) },
   { weight: 1, arbitrary: fc.constantFrom('', '   ', '# comment', '; comment', '  # indented', 'not a setting', '=value', `${'y'.repeat(700)}=1`) },
 );
+// A value continued over many lines, so that values longer than any line occur.
+const longValue = fc
+  .tuple(key, fc.constantFrom('9'.repeat(100), 'x'.repeat(100), 'unix:path=/run/', 'a b '), fc.integer({ min: 2, max: 40 }))
+  .map(([name, piece, lines]) => [`${name}=${piece}`, ...Array<string>(lines).fill(`  ${piece}`)].join('\n'));
 const file = fc
-  .tuple(fc.array(line, { maxLength: 16 }), fc.constantFrom('\n', '\r\n'), fc.boolean())
+  .tuple(fc.array(fc.oneof({ weight: 12, arbitrary: line }, { weight: 1, arbitrary: longValue }), { maxLength: 16 }), fc.constantFrom('\n', '\r\n'), fc.boolean())
   .map(([lines, newline, bom]) => `${bom ? '\ufeff' : ''}${lines.join(newline)}${newline}`);
+
+const REPLACEMENT = Buffer.from('\uFFFD');
 
 /** INI, and bytes that are anything but: what edits put into a file. */
 const PIECES = ['[', ']', '=', ':', ';', ' ;', '#', ' ', '\t', '\n', '\r', '\r\n', '\0', '\ufeff', 'é', '\u00a0', '[bluechi-agent]\n', 'NodeName=', '\n  continued', 'z'.repeat(520)];
@@ -81,9 +87,12 @@ export function checkAgentCase(files: ReadonlyArray<{ readonly file: string; rea
     // One error naming every error found: bounded by the count of lines, each line bounded.
     if (result.thrown.message.length > MESSAGE_MAX * (1 + files.reduce((total, { bytes }) => total + lineCount(bytes), 0))) throw new Error(`a message of ${result.thrown.message.length} characters`);
   }
+  const replacementInInput = files.some(({ bytes }) => bytes.includes(REPLACEMENT));
   for (const diagnostic of result.diagnostics) {
     const text = formatDiagnostic(diagnostic);
     if (text.length > MESSAGE_MAX) throw new Error(`a message of ${text.length} characters: ${text.slice(0, 300)}`);
+    // Bytes that are not UTF-8 are named (\xff), never shown as U+FFFD.
+    if (text.includes('\uFFFD') && !replacementInInput) throw new Error(`U+FFFD in ${text.slice(0, 300)} for ${describe()}`);
     if (diagnostic.severity === 'error' && (diagnostic.line === undefined || diagnostic.line < 1 || diagnostic.line > lines(diagnostic.file))) {
       throw new Error(`an error without a line of its file: ${text.slice(0, 300)} for ${describe()}`);
     }

@@ -9,6 +9,8 @@ import { parseYaml } from '../../controller/layout/yaml.ts';
 import { describeFiles, lineCount, measured, MESSAGE_MAX, mutated, type CaseCost } from '../support/fuzz.ts';
 import { document, manner, meaning, writeYaml, type ScalarStyle, type Value } from './yaml-model.ts';
 
+const REPLACEMENT = Buffer.from('\uFFFD');
+
 /** The longest field an error may have: 64 levels of keys, each shortened to 60 characters. */
 export const FIELD_MAX = 5000;
 
@@ -86,6 +88,7 @@ export function checkLayoutCase(files: readonly LayoutBytes[]): CaseCost {
     return cost;
   }
   if (result.errors.length === 0 || result.errors.length > size + files.length) throw new Error(`${result.errors.length} errors from ${size} bytes: ${describe()}`);
+  const replacementInInput = files.some(({ bytes }) => Buffer.from(bytes).includes(REPLACEMENT));
   for (const error of result.errors) {
     const { file: name, line, column } = error.origin;
     const source = files.find(({ file }) => file === name);
@@ -94,6 +97,8 @@ export function checkLayoutCase(files: readonly LayoutBytes[]): CaseCost {
     if (!source || line === undefined || !Number.isInteger(line) || line < 1 || line > lineCount(source.bytes)) throw new Error(`no line of a file: ${where}`);
     if (column !== undefined && (!Number.isInteger(column) || column < 1)) throw new Error(`bad column: ${where}`);
     if (error.message.length > MESSAGE_MAX || (error.origin.field ?? '').length > FIELD_MAX) throw new Error(`a message of ${error.message.length} characters: ${where}`);
+    // Bytes that are not UTF-8 are named where they are, never shown as U+FFFD.
+    if (error.message.includes('\uFFFD') && !replacementInInput) throw new Error(`U+FFFD in ${where}`);
   }
   return cost;
 }
