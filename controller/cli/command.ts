@@ -45,11 +45,21 @@ export interface Context {
   blueChi(): Promise<BlueChi>;
   print(text: string): void;
   printJson(value: unknown): void;
-  /** A signal that aborts when the user interrupts (SIGINT/SIGTERM), for long-running commands. */
+  /**
+   * Aborts on the first SIGINT/SIGTERM. Unless the command said it ends itself on interrupt (`endsOnInterrupt`), that
+   * interrupt also ends the command at once with exit 130, whatever it is waiting for.
+   */
   readonly interrupted: AbortSignal;
   /**
    * From here the command waits on others (jobs, qm-controller): the first interrupt ends it at once with exit
    * 130, saying on stderr `goesOn`, what continues without it (as systemctl: the jobs run on).
    */
   waiting(goesOn: string): void;
+  /** From here the command watches `interrupted` and ends by itself (a summary, a follower's normal end). */
+  endsOnInterrupt(): void;
+  /**
+   * Runs `work`, which changes nothing (reading and checking a layout). Meanwhile SIGINT and SIGTERM end qmctl by
+   * their default action, at once: a JavaScript handler would wait for synchronous parsing to finish.
+   */
+  readOnly<T>(work: () => Promise<T>): Promise<T>;
 }

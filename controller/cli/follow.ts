@@ -12,6 +12,8 @@ export async function followUntilInterrupted<T>(
   handle: (event: T) => unknown,
   ready?: () => Promise<void>,
 ): Promise<void> {
+  // Interrupting is how following ends: normally, exit 0.
+  context.endsOnInterrupt();
   if (ready && context.global.logLevel === 'debug') {
     // After the subscription below is made (a microtask later): ready() refers to that subscription.
     queueMicrotask(() => void ready().then(async () => (await context.log()).debug('subscribed: following changes'), () => undefined));

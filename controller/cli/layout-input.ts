@@ -17,9 +17,16 @@ export function printErrors(context: Context, command: string, errors: readonly 
   context.stderr.write(`qmctl ${command}: ${count} error${count === 1 ? '' : 's'}; nothing was changed\n`);
 }
 
-/** The validated layout, or undefined after printing all its errors. */
+/**
+ * The validated layout, or undefined after printing all its errors. Reading and checking change nothing, so an
+ * interrupt meanwhile ends qmctl at once, even in the middle of parsing a large file.
+ */
 export async function readLayoutArgs(context: Context, command: string, paths: readonly string[]): Promise<Layout | undefined> {
-  const result = await loadLayout(paths);
+  const log = context.global.logLevel === 'debug' ? await context.log() : undefined;
+  const result = await context.readOnly(() => {
+    log?.debug(`reading the layout from ${paths.length > 0 ? paths.join(', ') : 'its default place'}`);
+    return loadLayout(paths);
+  });
   if (result.ok) return result.layout;
   printErrors(context, command, result.errors);
   return undefined;

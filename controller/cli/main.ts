@@ -7,6 +7,7 @@ import { ExitCode, isQmError, QmError } from '../errors.ts';
 import type { BlueChi } from '../bluechi/client.ts';
 import type { Command, Context, GlobalOptions, OptionSpec } from './command.ts';
 import { reportInterrupted } from './interrupt.ts';
+import { secondsOption } from './seconds.ts';
 import { commandNames, loadCommand } from './registry.ts';
 
 const globalOptions: OptionSpec = {
@@ -72,23 +73,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`qmctl: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
     return ExitCode.usage;
   }
-  const timeoutSeconds = values.timeout === undefined ? 120 : Number(values.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
-    io.stderr.write(`qmctl: --timeout takes a positive number of seconds, not ${JSON.stringify(values.timeout)}\n`);
+  const timeout = values.timeout === undefined ? { ms: 120_000 } : secondsOption('timeout', values.timeout as string);
+  if ('error' in timeout) {
+    io.stderr.write(`qmctl: ${timeout.error}\n`);
     return ExitCode.usage;
   }
   const global: GlobalOptions = {
     json: values.json === true,
     busAddress: resolveBusAddress(values['bus-address'] as string | undefined, io.env),
     logLevel,
-    timeoutMs: timeoutSeconds * 1000,
+    timeoutMs: timeout.ms,
   };
 
   const session = createContext(global, io);
   try {
     return await Promise.race([
       command.run(session.context, positionals, values).catch((error: unknown) => reportError(session.context, command, error)),
-      session.interruptedWhileWaiting.then((goesOn) => reportInterrupted(io.stderr, command.name, goesOn)),
+      session.interruptedNow.then((goesOn) => reportInterrupted(io.stderr, command.name, goesOn)),
     ]);
   } finally {
     session.close();
@@ -160,14 +161,22 @@ function createContext(global: GlobalOptions, io: CliIo) {
   let logger: Promise<import('winston').Logger> | undefined;
   const abort = new AbortController();
   const interrupt = () => abort.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  // What goes on once a waiting command is interrupted; resolves when that happens.
-  let goesOn: string | undefined;
-  let endWaiting: (goesOn: string) => void = () => undefined;
-  const interruptedWhileWaiting = new Promise<string>((resolve) => (endWaiting = resolve));
-  const endIfInterrupted = () => abort.signal.aborted && goesOn !== undefined && endWaiting(goesOn);
-  abort.signal.addEventListener('abort', endIfInterrupted);
+  // `once`: a second interrupt finds the default action again and ends qmctl whatever it is doing.
+  const listen = () => {
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+  };
+  const unlisten = () => {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  };
+  listen();
+  // The first interrupt ends the command at once (exit 130, saying what goes on), unless it ends itself on it.
+  let goesOn = '';
+  let endsItself = false;
+  let endNow: (goesOn: string) => void = () => undefined;
+  const interruptedNow = new Promise<string>((resolve) => (endNow = resolve));
+  abort.signal.addEventListener('abort', () => endsItself || endNow(goesOn));
 
   const context: Context = {
     global,
@@ -178,7 +187,21 @@ function createContext(global: GlobalOptions, io: CliIo) {
     interrupted: abort.signal,
     waiting(note) {
       goesOn = note;
-      endIfInterrupted();
+      endsItself = false;
+      if (abort.signal.aborted) endNow(goesOn);
+    },
+    endsOnInterrupt() {
+      endsItself = true;
+    },
+    async readOnly(work) {
+      // A signal already queued for our handler is delivered first (and has ended the command).
+      await new Promise((resolve) => setImmediate(resolve));
+      unlisten();
+      try {
+        return await work();
+      } finally {
+        if (!abort.signal.aborted) listen();
+      }
     },
     log: () => (logger ??= import('../log.ts').then(({ createLogger, isJournal }) => createLogger(global.logLevel, io.stderr, { journal: io.stderr === process.stderr && isJournal(io.env) }))),
     blueChi: () =>
@@ -192,10 +215,9 @@ function createContext(global: GlobalOptions, io: CliIo) {
   };
   return {
     context,
-    interruptedWhileWaiting,
+    interruptedNow,
     close() {
-      process.off('SIGINT', interrupt);
-      process.off('SIGTERM', interrupt);
+      unlisten();
       bus?.then((connected) => connected.close()).catch(() => undefined);
     },
   };

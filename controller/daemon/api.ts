@@ -22,6 +22,14 @@ export interface StepSummary {
   readonly blockedBy?: string;
 }
 
+/** A unit the nodes report not as the layout wants once an apply's steps ended: `running`/`failed`, `enabled`/`disabled`. */
+export interface UnconvergedJson {
+  readonly node: string;
+  readonly unit: string;
+  readonly desired: string;
+  readonly observed: string;
+}
+
 /** One reconcile pass. `outcome`: applied (ran its plan; see steps), refused (layout nodes unknown), unreachable (BlueChi not on the bus), failed (the pass itself failed). */
 export interface ApplySummary {
   readonly trigger: string;
@@ -31,6 +39,8 @@ export interface ApplySummary {
   readonly steps: readonly StepSummary[];
   readonly waiting: ReadonlyArray<{ readonly key: string; readonly node: string; readonly reason: string }>;
   readonly offline: readonly string[];
+  /** Once its steps ended, the units not as the layout wants (those waiting left out). */
+  readonly unconverged: readonly UnconvergedJson[];
   readonly errors: readonly ErrorJson[];
 }
 

@@ -89,7 +89,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
     const startedAt = new Date().toISOString();
     const current = client;
     const held = new Set([...records].filter(([, record]) => record.exhausted).map(([key]) => key));
-    const base = { trigger, startedAt, steps: [], waiting: [], offline: [], errors: [] };
+    const base = { trigger, startedAt, steps: [], waiting: [], offline: [], unconverged: [], errors: [] };
     let summary: ApplySummary;
     if (!current) {
       summary = { ...base, endedAt: new Date().toISOString(), outcome: 'unreachable', errors: [{ code: 'unreachable', message: 'the BlueChi controller is not on the bus' }] };
@@ -119,6 +119,7 @@ export function startDaemon(options: DaemonOptions): Daemon {
                 })),
                 waiting: result.plan.waiting.map(({ key, node, reason }) => ({ key, node, reason })),
                 offline: [...result.plan.offline],
+                unconverged: [...result.unconverged],
               };
       } catch (error) {
         summary = { ...base, endedAt: new Date().toISOString(), outcome: 'failed', errors: [errorJson(error)] };

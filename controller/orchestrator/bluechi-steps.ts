@@ -1,7 +1,7 @@
 // The executor's effects through BlueChi: a step is one call on its node — a unit job, an (en|dis)able, a reload.
 import { setTimeout as delay } from 'node:timers/promises';
 import { merge, Observable, share, type Observable as ObservableType } from 'rxjs';
-import type { UnitInfo } from '../bluechi/api.ts';
+import { SYSTEMD_UNIT_IFACE, type UnitInfo } from '../bluechi/api.ts';
 import type { BlueChi } from '../bluechi/client.ts';
 import { awaitJob, type JobEnd } from '../bus/jobs.ts';
 import { isQmError, QmError } from '../errors.ts';
@@ -9,6 +9,7 @@ import { failedOutcome, type StepEffects, type StepOutcome } from './execute.ts'
 import type { NodeBoard } from './node-board.ts';
 import { isRunning, isStopped, needsDisable, needsEnable } from './observed.ts';
 import type { Step, UnitStep } from './plan.ts';
+import { unitKey, type UnitKey, type UnitRef } from '../layout/model.ts';
 
 export interface BlueChiStepOptions {
   /** How long a job may take before its step ends `timeout`. */
@@ -25,6 +26,19 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
   const settleMs = options.settleMs ?? 100;
   // Decoded once per signal for all waiting steps, not once per step.
   const jobEnds = client.jobRemoved$.pipe(share());
+  // One look at a unit serves every start about to run at the same moment (the units a layer needs, read once).
+  const looking = new Map<UnitKey, Promise<string>>();
+  const activeStateNow = (need: UnitRef): Promise<string> => {
+    const key = unitKey(need.node, need.unit);
+    let state = looking.get(key);
+    if (!state) {
+      state = client.node(need.node).getUnitProperty(need.unit, SYSTEMD_UNIT_IFACE, 'ActiveState').then(String);
+      looking.set(key, state);
+      const forget = () => looking.delete(key);
+      state.then(forget, forget);
+    }
+    return state;
+  };
 
   async function call(step: Step, signal: AbortSignal): Promise<StepOutcome> {
     const node = client.node(step.node);
@@ -84,6 +98,20 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
       }
     },
     whenOnline: (node, signal) => board.whenOnline(node, signal, options.offlineWaitMs),
+    async notRunning(step) {
+      const needs = step.needs ?? [];
+      const states = await Promise.all(
+        needs.map((need) =>
+          activeStateNow(need).catch((error: unknown) => {
+            if (!cutOff(error)) throw error;
+            // The step's own node leaving is for its run to find (and wait for); another node's hides the unit.
+            return need.node === step.node ? 'active' : `unknown (node ${need.node} is offline)`;
+          }),
+        ),
+      );
+      const index = states.findIndex((state) => !isRunning(state));
+      return index < 0 ? undefined : { need: needs[index]!, activeState: states[index]! };
+    },
     async recheck(step, signal) {
       if (step.action === 'daemon-reload') return 'needed';
       // A job still queued or running from before the disconnect is let end, for as long as a job may take.

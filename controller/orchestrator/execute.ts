@@ -4,7 +4,8 @@ import { setMaxListeners } from 'node:events';
 import type { JobResult } from '../bus/jobs.ts';
 import { isQmError, QmError } from '../errors.ts';
 import type { NodeName } from '../unit-names.ts';
-import type { Plan, Step, StepId } from './plan.ts';
+import { unitKey, type UnitRef } from '../layout/model.ts';
+import { stepId, type Plan, type Step, type StepId, type UnitStep } from './plan.ts';
 
 /** How one attempt at a step ended: a systemd job result, a call that failed, or the node went offline. */
 export interface StepOutcome {
@@ -40,6 +41,11 @@ export interface StepEffects {
    * gone again? Rejects when it cannot tell (a QmError with code `timeout`: the job outlasted the step's timeout).
    */
   recheck?(step: Step, signal: AbortSignal): Promise<'needed' | 'done' | 'offline'>;
+  /**
+   * Just before a start runs: a unit it needs that is not running now, with its ActiveState, or undefined when all
+   * are. A start job can end done for a unit that fails right after (Type=simple, its process exits at once).
+   */
+  notRunning?(step: UnitStep, signal: AbortSignal): Promise<{ readonly need: UnitRef; readonly activeState: string } | undefined>;
 }
 
 export type ExecutionEvent =
@@ -58,7 +64,9 @@ export interface ExecuteOptions {
 /**
  * Reports for every step, in plan order. A step runs once each step in its `after` ended done and each in its
  * `afterEnded` ended at all; when one in `after` did not end done, the step and what needs it end `dependency`
- * while the rest of the plan carries on. Always settles: a failing effect ends its step `error`.
+ * while the rest of the plan carries on. A start whose needed unit is not running when it is about to run (its
+ * job ended done, and it failed since) ends `dependency` the same way, with an error naming that unit.
+ * Always settles: a failing effect ends its step `error`.
  */
 export async function executePlan(plan: Plan, effects: StepEffects, options: ExecuteOptions = {}): Promise<StepReport[]> {
   const began = performance.now();
@@ -88,6 +96,8 @@ export async function executePlan(plan: Plan, effects: StepEffects, options: Exe
     try {
       for (;;) {
         if (signal.aborted) return report({ result: 'canceled' });
+        const missing = step.action === 'start' && step.needs !== undefined && effects.notRunning ? await effects.notRunning(step, signal) : undefined;
+        if (missing) return notStarted(step, missing.need, missing.activeState, planned);
         attempts += 1;
         emit({ kind: 'started', step, attempt: attempts });
         const outcome = await effects.run(step, signal);
@@ -167,6 +177,13 @@ function slotsFor(limit: number | undefined) {
       else free += 1;
     },
   };
+}
+
+/** A start not run because a unit it needs is not running (while its own step, if any, ended done). */
+function notStarted(step: Step, need: UnitRef, activeState: string, planned: ReadonlySet<StepId>): StepReport {
+  const needed = stepId('start', need.node, need.unit);
+  const error = new QmError('job-failed', `not run: ${unitKey(need.node, need.unit)}, which it needs, is ${activeState}`, { node: need.node, unit: need.unit });
+  return { step, result: 'dependency', error, attempts: 0, ...(planned.has(needed) ? { blockedBy: needed } : {}) };
 }
 
 /** Every step ended done. */

@@ -1,4 +1,5 @@
 // What the vehicle looks like right now, as BlueChi reports it: the input the planner compares with the layout.
+import type { DesiredState } from '../layout/model.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 
 export interface ObservedUnit {
@@ -32,6 +33,8 @@ const MASKED_STATES = new Set(['masked', 'masked-runtime']);
 export const activeStateOf = (node: ObservedNode, unit: UnitName): string => node.units.get(unit)?.activeState ?? 'inactive';
 export const isRunning = (activeState: string): boolean => RUNNING_STATES.has(activeState);
 export const isStopped = (activeState: string): boolean => STOPPED_STATES.has(activeState);
+/** Whether systemd's ActiveState is what the layout wants of the unit. */
+export const isAsDesired = (desired: DesiredState, activeState: string): boolean => (desired === 'running' ? isRunning(activeState) : isStopped(activeState));
 /** Masked (a link to /dev/null): systemd refuses to enable or start the unit. */
 export const isMasked = (state: string | undefined): boolean => state !== undefined && MASKED_STATES.has(state);
 /** Whether enabling would change `state` (an unknown state: yes, let systemd say why not). */

@@ -1,6 +1,6 @@
 // Plan = f(layout, observed): the steps that make the vehicle match the layout, as an ordered graph. Pure.
 import { QmError } from '../errors.ts';
-import { layoutNodes, unitKey, type Layout, type UnitKey, type UnitSpec } from '../layout/model.ts';
+import { layoutNodes, unitKey, type Layout, type UnitKey, type UnitRef, type UnitSpec } from '../layout/model.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 import { activeStateOf, isMasked, isRunning, isStopped, needsDisable, needsEnable, type Observed, type ObservedNode } from './observed.ts';
 
@@ -31,6 +31,8 @@ export type Step =
       readonly scopes?: readonly UnitFileScope[];
       /** Set when the vehicle refuses the step (enabling a masked unit): it is not run, it ends `error` with this. */
       readonly error?: QmError;
+      /** For start: every unit the layout says it needs, with a step or not; each must be running when it is about to start. */
+      readonly needs?: readonly UnitRef[];
     })
   | (StepOrder & { readonly action: 'daemon-reload'; readonly unit?: undefined; readonly scopes?: undefined; readonly error?: undefined });
 export type UnitStep = Extract<Step, { readonly action: UnitAction }>;
@@ -58,7 +60,8 @@ export const stepId = (action: Action, node: NodeName, unit?: UnitName): StepId 
 /**
  * Per node: enable/disable what differs, then one daemon-reload once those ended (whatever their result),
  * then start/stop what differs. A start waits for its own unit's enable/disable and for the starts of the
- * units it needs (across nodes too); a stop waits for the stops of the units that need it. A failed
+ * units it needs (across nodes too), and carries all it needs (`needs`) to be checked just before it runs; a stop
+ * waits for the stops of the units that need it. A failed
  * unit-file step so holds back only its own unit's start and what needs that unit. Enabling a masked unit
  * is planned as refused. Units on offline nodes, and what waits on them, are left for later.
  * Errors: layout nodes BlueChi does not know — then nothing is planned at all.
@@ -154,7 +157,8 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
       ...(own === undefined ? [] : [own]),
       ...predecessors(unit).map((other) => stepId((jobs.get(other.key) as { action: 'start' | 'stop' }).action, other.node, other.unit)),
     ];
-    steps.push({ id: stepId(job.action, unit.node, unit.unit), action: job.action, node: unit.node, unit: unit.unit, after, afterEnded: [], change: job.change });
+    const needs = job.action === 'start' && unit.needs.length > 0 ? { needs: unit.needs } : {};
+    steps.push({ id: stepId(job.action, unit.node, unit.unit), action: job.action, node: unit.node, unit: unit.unit, after, afterEnded: [], change: job.change, ...needs });
   }
 
   const offline = layoutNodes(layout).filter((node) => !online(node));

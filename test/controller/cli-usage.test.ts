@@ -100,3 +100,16 @@ test('exec passes the command line through, dashes and all', async (t) => {
   t.is(usage.code, 2);
   t.regex(usage.stderr, /Unknown option '--bogus'/);
 });
+
+test('waits beyond Node\'s timer limit (2^31-1 ms) are refused before anything is done, not fired after 1 ms', async (t) => {
+  // The bus address does not exist: had qmctl gone on, it would exit 3, not 2.
+  const env = { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent' };
+  const timeout = await qmctl(['start', 'node1', 'a.service', '--timeout', '2147484'], env);
+  t.is(timeout.code, 2);
+  t.is(timeout.stderr, 'qmctl: --timeout takes a number of seconds > 0 up to 2147483 (about 24.8 days, the longest a timer can wait), not "2147484"\n');
+  t.is((await qmctl(['start', 'node1', 'a.service', '--timeout', '2147483'], env)).code, 3, 'the longest timeout is taken');
+  for (const value of ['0', '-1', 'soon', '', 'Infinity']) t.is((await qmctl(['list-nodes', '--timeout', value], env)).code, 2, value);
+  const wait = await qmctl(['apply', '/nonexistent/layout.yaml', '--wait-offline', '2147484'], env);
+  t.is(wait.code, 2);
+  t.is(wait.stderr, 'qmctl apply: --wait-offline takes a number of seconds ≥ 0 up to 2147483 (about 24.8 days, the longest a timer can wait), not "2147484"\n');
+});

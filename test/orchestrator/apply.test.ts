@@ -67,6 +67,50 @@ test('from cold: every step in dependency order across nodes, every job result r
   t.is((await standin.readUnitState('a', 'base.service')).unitFileState, 'enabled');
 });
 
+test('a needed unit whose start job ends done and that fails right after (ExecStart=/bin/false) stops what needs it; the apply ends with the truth', async (t) => {
+  // slow.service (a oneshot of 1 s) is needed too: the dependents are about to start well after crash.service failed.
+  // Right after a job ends done, a Type=simple unit may or may not have failed yet: no check can know it will.
+  const { standin, client } = await startVehicle(t, [
+    { name: 'a', units: [{ name: 'crash.service', fails: true }, { name: 'slow.service', startMs: 1_000 }, { name: 'after-crash.service' }, { name: 'fine.service' }] },
+    { name: 'b', units: [{ name: 'remote.service' }] },
+  ]);
+  const crashing = layoutOf(`nodes:
+  a:
+    units:
+      crash.service: {}
+      slow.service: {}
+      after-crash.service: { needs: [crash.service, slow.service] }
+      fine.service: {}
+  b:
+    units:
+      remote.service: { needs: [a/slow.service, a/crash.service] }
+`);
+  const result = await applyLayout(client, crashing);
+  const reports = reportsOf(result);
+  t.deepEqual(summary(reports), {
+    'start a/crash.service': 'done',
+    'start a/slow.service': 'done',
+    'start a/fine.service': 'done',
+    'start a/after-crash.service': 'dependency',
+    'start b/remote.service': 'dependency',
+  });
+  for (const id of ['start a/after-crash.service', 'start b/remote.service']) {
+    const report = reports.find((candidate) => candidate.step.id === id)!;
+    t.is<string | undefined, string>(report.blockedBy, 'start a/crash.service', id);
+    t.is(report.error?.message, 'not run: a/crash.service, which it needs, is failed', id);
+    t.like(report.error?.origin, { node: 'a', unit: 'crash.service' });
+  }
+  // The truth once the steps ended: the unit that failed, and what was not started for it.
+  t.deepEqual(result.kind === 'applied' && result.unconverged, [
+    { node: 'a', unit: 'crash.service', desired: 'running', observed: 'failed' },
+    { node: 'a', unit: 'after-crash.service', desired: 'running', observed: 'inactive' },
+    { node: 'b', unit: 'remote.service', desired: 'running', observed: 'inactive' },
+  ]);
+  t.is(acceptedStarts(standin, 'a').get('after-crash.service'), undefined, 'what needs it was never started');
+  t.is(acceptedStarts(standin, 'b').get('remote.service'), undefined);
+  t.is((await standin.readUnitState('a', 'fine.service')).activeState, 'active');
+});
+
 test('idempotent: the second apply makes no node calls at all', async (t) => {
   const { standin, client } = await startVehicle(t, standinNodes(0));
   reportsOf(await applyLayout(client, layout));

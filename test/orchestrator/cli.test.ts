@@ -167,3 +167,47 @@ test('apply: a failed step stops what depends on it, not the rest (as --help say
   const plan = await qmctl(['plan', dir], { DBUS_SYSTEM_BUS_ADDRESS: bus.address });
   t.regex(plan.stdout, /! enable +radio\.service +masked: cannot be enabled/);
 });
+
+test('apply ends with the truth: a needed unit that fails right after its start job ended done (ExecStart=/bin/false) is named, what needs it is not started, exit 1', async (t) => {
+  // slow.service (a oneshot of 1 s) is needed too, so web and cache are about to start well after db failed: right
+  // after a job ended done, a Type=simple unit may not have failed yet, and no look can tell that it will.
+  const { bus, standin } = await startVehicle(t, [
+    { name: 'a', units: [{ name: 'db.service', fails: true }, { name: 'slow.service', startMs: 1_000 }, { name: 'web.service' }] },
+    { name: 'b', units: [{ name: 'cache.service' }] },
+  ]);
+  const env = { DBUS_SYSTEM_BUS_ADDRESS: bus.address };
+  const dir = await layoutDir(`nodes:
+  a:
+    units:
+      db.service: {}
+      slow.service: {}
+      web.service: { needs: [db.service, slow.service] }
+  b:
+    units:
+      cache.service: { needs: [a/db.service, a/slow.service] }
+`);
+  const applied = await qmctl(['apply', dir], env);
+  t.is(applied.code, 1, applied.stderr);
+  const lines = applied.stdout.trimEnd().split('\n');
+  t.regex(lines[0]!, /^NODE +ACTION +UNIT +RESULT +TIME +DETAIL$/);
+  t.regex(lines[1]!, /^a +start +db\.service +done +\d+ ms$/);
+  t.regex(lines[2]!, /^a +start +slow\.service +done +\d+ ms$/);
+  t.regex(lines[3]!, /^a +start +web\.service +dependency +not run: a\/db\.service, which it needs, is failed$/);
+  t.regex(lines[4]!, /^b +start +cache\.service +dependency +not run: a\/db\.service, which it needs, is failed$/);
+  t.deepEqual(lines.slice(5), [
+    'not as the layout wants: a/db.service is failed, wanted running',
+    'not as the layout wants: a/web.service is inactive, wanted running',
+    'not as the layout wants: b/cache.service is inactive, wanted running',
+    '2 of 4 steps done, 2 not; 3 units not as the layout wants.',
+  ]);
+  t.false(standin.calls('a').some((call) => call.method === 'StartUnit' && call.unit === 'web.service'));
+
+  await standin.onNode('a', 'slow.service', 'stop');
+  const json = await qmctl(['apply', dir, '--json'], env);
+  t.is(json.code, 1);
+  t.deepEqual(JSON.parse(json.stdout).unconverged, [
+    { node: 'a', unit: 'db.service', desired: 'running', observed: 'failed' },
+    { node: 'a', unit: 'web.service', desired: 'running', observed: 'inactive' },
+    { node: 'b', unit: 'cache.service', desired: 'running', observed: 'inactive' },
+  ]);
+});

@@ -76,6 +76,44 @@ test('a failed step stops what depends on it, not the rest; results come back in
   t.is(reports[4]!.attempts, 0);
 });
 
+test('a start runs only if what it needs is running just then: a unit that failed after its job ended done stops its dependents like a failed step', async (t) => {
+  // base.service's start ends done, then it fails (its process exits); b/other.service was running at planning and failed since.
+  const planned = planLayout(layout, observedOf({ a: {}, b: { units: { 'other.service': 'active', 'side.service': 'active' } } }));
+  if (!planned.ok) return t.fail();
+  const failed = new Set(['a/base.service', 'b/other.service']);
+  const asked: string[] = [];
+  const ran: string[] = [];
+  const reports = await executePlan(planned.plan, {
+    run: async (step) => {
+      ran.push(step.id);
+      return { result: 'done' };
+    },
+    notRunning: async (step) => {
+      asked.push(step.id);
+      const need = step.needs!.find((candidate) => failed.has(`${candidate.node}/${candidate.unit}`));
+      return need && { need, activeState: 'failed' };
+    },
+  });
+  t.deepEqual(
+    reports.map((report) => [report.step.id, report.result, report.blockedBy ?? '', report.error?.message ?? '']),
+    [
+      ['start a/base.service', 'done', '', ''],
+      ['start a/lone.service', 'done', '', ''],
+      ['start a/mid.service', 'dependency', 'start a/base.service', 'not run: a/base.service, which it needs, is failed'],
+      ['start a/top.service', 'dependency', 'start a/mid.service', ''],
+    ],
+  );
+  t.deepEqual(ran, ['start a/base.service', 'start a/lone.service'], 'what needs a unit that is not running is never run');
+  t.deepEqual(asked, ['start a/mid.service'], 'asked only for starts that need something, just before each');
+  t.like(reports[2]!.error?.origin, { node: 'a', unit: 'base.service' });
+
+  // top.service needs b/other.service, which has no step (it was running): it is named, with no step to blame.
+  const top = planLayout(layout, observedOf({ a: { units: { 'base.service': 'active', 'mid.service': 'active', 'lone.service': 'active' } }, b: { units: { 'other.service': 'active', 'side.service': 'active' } } }));
+  if (!top.ok) return t.fail();
+  const [alone] = await executePlan(top.plan, { run: async () => ({ result: 'done' }), notRunning: async (step) => ({ need: step.needs![1]!, activeState: 'failed' }) });
+  t.like(alone, { result: 'dependency', blockedBy: undefined, error: { message: 'not run: b/other.service, which it needs, is failed' } });
+});
+
 test('effects that throw become error outcomes, not a crashed apply', async (t) => {
   const plan = coldPlan();
   const reports = await executePlan(plan, {

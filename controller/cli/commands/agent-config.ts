@@ -20,6 +20,7 @@ import { restartQmAgent, spawnRunner } from '../../../agent-config/restart.ts';
 import { watchAgentConfig } from '../../../agent-config/watch.ts';
 import type { Command, Context, OptionValues } from '../command.ts';
 import { paint, table } from '../format.ts';
+import { MAX_TIMER_MS } from '../seconds.ts';
 
 const SUBCOMMANDS = ['render', 'apply', 'check', 'show'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
@@ -241,7 +242,9 @@ function blueChiRestart(context: Context) {
 async function watchAndApply(context: Context, request: RenderRequest, options: OptionValues): Promise<number> {
   if (options['dry-run'] === true) throw new QmError('usage', '--watch and --dry-run do not go together');
   const debounceMs = options.debounce === undefined ? 300 : Number(options.debounce);
-  if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new QmError('usage', `--debounce takes milliseconds, not ${JSON.stringify(options.debounce)}`);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0 || debounceMs > MAX_TIMER_MS) {
+    throw new QmError('usage', `--debounce takes milliseconds from 0 to ${MAX_TIMER_MS} (the longest a timer can wait), not ${JSON.stringify(options.debounce)}`);
+  }
   const once = async () => {
     try {
       await apply(context, request, options);
@@ -253,6 +256,8 @@ async function watchAndApply(context: Context, request: RenderRequest, options: 
   };
   const configDir = resolveLocations(request.locations).hostConfigDir;
   let failed: Error | undefined;
+  // Interrupting is how watching ends: normally, exit 0.
+  context.endsOnInterrupt();
   // The first apply runs once the watch is in place, so an edit made meanwhile is not missed.
   await watchAgentConfig(configDir, once, {
     runAtStart: true,

@@ -1,5 +1,5 @@
 // qmctl apply [LAYOUT…]: make the vehicle match its layout, with live progress per node and a summary.
-import { callDaemon, daemonRunning, type ApplySummary } from '../../daemon/api.ts';
+import { callDaemon, daemonRunning, type ApplySummary, type UnconvergedJson } from '../../daemon/api.ts';
 import { formatError } from '../../daemon/format.ts';
 import { ExitCode } from '../../errors.ts';
 import { DEFAULT_LAYOUT } from '../../layout/index.ts';
@@ -7,10 +7,12 @@ import { applyLayout } from '../../orchestrator/apply.ts';
 import { summaryLine } from '../../orchestrator/describe.ts';
 import type { ExecutionEvent, StepReport } from '../../orchestrator/execute.ts';
 import type { Plan } from '../../orchestrator/plan.ts';
+import type { Unconverged } from '../../orchestrator/unconverged.ts';
 import type { Command, Context } from '../command.ts';
 import { painted, table } from '../format.ts';
 import { reportInterrupted } from '../interrupt.ts';
 import { printErrors, readLayoutArgs } from '../layout-input.ts';
+import { secondsOption } from '../seconds.ts';
 import { printPlan } from './plan.ts';
 
 const command: Command = {
@@ -26,16 +28,22 @@ it, not the rest. Applying again when nothing changed makes no calls on the node
   --dry-run                 show the plan, change nothing
   --wait-offline SECONDS    how long a step waits for its node when the node goes offline mid-apply (default 30)
 On a terminal: live progress per node on stderr; then a table of every step and its job result.
-Exit: 0 all done; 1 a step did not end 'done'; 2 invalid layout; 3 BlueChi unreachable;
+A start runs only if every unit it needs is running just then: one whose start job ended 'done' but that
+failed right after stops what needs it, like a failed step. Once the steps ended, the vehicle is observed
+again: every unit not as the layout wants is listed ("not as the layout wants: NODE/UNIT is failed, wanted
+running") and the exit is 1.
+Exit: 0 all done and the vehicle as the layout wants; 1 a step did not end 'done', or a unit is not as the
+layout wants; 2 invalid layout; 3 BlueChi unreachable;
 4 a layout node unknown to BlueChi, or units left waiting for offline nodes; 130 interrupted (Ctrl-C:
 no new step starts, those not started end 'canceled', jobs already started go on).
-JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempts, startedMs, endedMs }], waiting, offline }`,
+JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempts, startedMs, endedMs }], waiting, offline,
+unconverged: [{ node, unit, desired, observed }] }`,
   options: { 'dry-run': { type: 'boolean' }, 'wait-offline': { type: 'string' } },
   args: [0],
   async run(context, paths, options) {
-    const waitSeconds = options['wait-offline'] === undefined ? 30 : Number(options['wait-offline']);
-    if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
-      context.stderr.write(`qmctl apply: --wait-offline takes a number of seconds ≥ 0, not ${JSON.stringify(options['wait-offline'])}\n`);
+    const wait = options['wait-offline'] === undefined ? { ms: 30_000 } : secondsOption('wait-offline', options['wait-offline'] as string, { zero: true });
+    if ('error' in wait) {
+      context.stderr.write(`qmctl apply: ${wait.error}\n`);
       return ExitCode.usage;
     }
     // The daemon's layout is the default one: without LAYOUT arguments, a running daemon does the apply (one at a time).
@@ -52,9 +60,13 @@ JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempt
     const result = await applyLayout(await context.blueChi(), layout, {
       dryRun: options['dry-run'] === true,
       timeoutMs: context.global.timeoutMs,
-      offlineWaitMs: waitSeconds * 1000,
+      offlineWaitMs: wait.ms,
       signal: context.interrupted,
-      onPlan: (plan) => progress?.planned(plan),
+      onPlan: (plan) => {
+        // From the first step on, an interrupt starts nothing new and the summary says what became of each step.
+        context.endsOnInterrupt();
+        progress?.planned(plan);
+      },
       onEvent: (event) => progress?.update(event),
     });
     progress?.done();
@@ -66,10 +78,10 @@ JSON: { steps: [{ id, action, node, unit, result, job, error, blockedBy, attempt
       printPlan(context, result.plan);
       return ExitCode.ok;
     }
-    printSummary(context, result.plan, result.reports);
+    printSummary(context, result.plan, result.reports, result.unconverged);
     // The interrupt ended every wait at once and started nothing new: the summary says which steps were canceled.
     if (context.interrupted.aborted) return reportInterrupted(context.stderr, 'apply', 'Jobs already started continue in the background; no new step was started.');
-    if (result.reports.some((report) => report.result !== 'done')) return ExitCode.jobFailed;
+    if (result.reports.some((report) => report.result !== 'done') || result.unconverged.length > 0) return ExitCode.jobFailed;
     return result.plan.waiting.length > 0 ? ExitCode.node : ExitCode.ok;
   },
 };
@@ -81,16 +93,29 @@ function applyThroughDaemon(context: Context, summary: ApplySummary): number {
     const rows = summary.steps.map((step) => [step.id, painted(context.tty, step.result), step.error?.message ?? (step.blockedBy ? `not run: ${step.blockedBy} did not end done` : '')]);
     if (rows.length > 0) context.print(table(['STEP', 'RESULT', 'DETAIL'], rows));
     for (const wait of summary.waiting) context.print(`waiting: ${wait.key}: ${wait.reason}`);
-    context.print(`qm-controller applied: ${summary.outcome}, ${summary.steps.filter((step) => step.result === 'done').length} of ${summary.steps.length} steps done.`);
+    printUnconverged(context, summary.unconverged);
+    const done = summary.steps.filter((step) => step.result === 'done').length;
+    context.print(`qm-controller applied: ${summary.outcome}, ${done} of ${summary.steps.length} steps done${unconvergedCount(summary.unconverged)}.`);
   }
   for (const error of summary.errors) context.stderr.write(`qmctl apply: ${formatError(error)}\n`);
   if (summary.outcome === 'unreachable') return ExitCode.unreachable;
   if (summary.outcome === 'refused') return ExitCode.node;
-  if (summary.outcome === 'failed' || summary.steps.some((step) => step.result !== 'done')) return ExitCode.jobFailed;
+  if (summary.outcome === 'failed' || summary.steps.some((step) => step.result !== 'done') || summary.unconverged.length > 0) return ExitCode.jobFailed;
   return summary.waiting.length > 0 ? ExitCode.node : ExitCode.ok;
 }
 
-function printSummary(context: Context, plan: Plan, reports: readonly StepReport[]): void {
+/** One line per unit the nodes report not as the layout wants, after the steps. */
+function printUnconverged(context: Context, units: readonly UnconvergedJson[]): void {
+  for (const unit of units) context.print(`not as the layout wants: ${unit.node}/${unit.unit} is ${painted(context.tty, unit.observed)}, wanted ${unit.desired}`);
+}
+
+/** `; 1 unit not as the layout wants` for the summary line, or nothing. */
+function unconvergedCount(units: readonly UnconvergedJson[]): string {
+  const count = new Set(units.map((unit) => `${unit.node}/${unit.unit}`)).size;
+  return count === 0 ? '' : `; ${count} unit${count === 1 ? '' : 's'} not as the layout wants`;
+}
+
+function printSummary(context: Context, plan: Plan, reports: readonly StepReport[], unconverged: readonly Unconverged[]): void {
   if (context.global.json) {
     context.printJson({
       steps: reports.map((report) => ({
@@ -108,6 +133,7 @@ function printSummary(context: Context, plan: Plan, reports: readonly StepReport
       })),
       waiting: plan.waiting,
       offline: plan.offline,
+      unconverged,
     });
     return;
   }
@@ -123,8 +149,9 @@ function printSummary(context: Context, plan: Plan, reports: readonly StepReport
     context.print(table(['NODE', 'ACTION', 'UNIT', 'RESULT', 'TIME', 'DETAIL'], rows));
   }
   for (const wait of plan.waiting) context.print(`waiting: ${wait.key}: ${wait.reason}`);
+  printUnconverged(context, unconverged);
   const failed = reports.filter((report) => report.result !== 'done').length;
-  context.print(reports.length === 0 ? summaryLine(plan) : `${reports.length - failed} of ${reports.length} steps done${failed > 0 ? `, ${failed} not` : ''}.`);
+  context.print(reports.length === 0 ? summaryLine(plan) : `${reports.length - failed} of ${reports.length} steps done${failed > 0 ? `, ${failed} not` : ''}${unconvergedCount(unconverged)}.`);
 }
 
 /** One line per node on stderr, redrawn in place: done/total and what runs now. */

@@ -30,6 +30,8 @@ JSON: { rootfs: built|cache|current, rootfsSeconds, packages, changed, qmState, 
   },
   async run(context, _args, values) {
     const options = parseSetupOptions(values);
+    // Setup and removal watch `interrupted` themselves, to stop between their steps.
+    context.endsOnInterrupt();
     const { setup, removeSetup } = await import('../../partition/setup.ts');
     let bus: { close(): void } | undefined;
     const io = {
