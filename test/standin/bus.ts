@@ -39,7 +39,10 @@ export async function addMatch(bus: MessageBus, rule: string): Promise<void> {
 }
 
 const streamOf = (bus: MessageBus) =>
-  (bus as unknown as { _connection: { stream: NodeJS.EventEmitter & { destroyed?: boolean } } })._connection.stream;
+  (bus as unknown as { _connection: { stream: NodeJS.EventEmitter & { destroyed?: boolean; writable?: boolean } } })._connection.stream;
+
+/** Whether a message can still be written: false once the socket ended or failed (dbus-next would throw). */
+export const busOpen = (bus: MessageBus): boolean => streamOf(bus).writable !== false;
 
 /** Calls `lost` once, as soon as the connection's socket ends, whoever ended it (we, or the bus daemon going away). */
 export function onBusClosed(bus: MessageBus, lost: () => void): void {
@@ -49,7 +52,7 @@ export function onBusClosed(bus: MessageBus, lost: () => void): void {
     called = true;
     lost();
   };
-  streamOf(bus).once('end', once).once('close', once);
+  streamOf(bus).once('end', once).once('error', once).once('close', once);
 }
 
 /** Closes the connection and waits until the socket is gone, so the bus daemon has seen it leave. */

@@ -2,6 +2,7 @@
 import dbus from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import { type InterfaceSpec, inSignature, outSignature, signalSignature } from './api.ts';
+import { busOpen } from './bus.ts';
 
 const { Message, Variant } = dbus;
 
@@ -65,13 +66,14 @@ export function serveObject(bus: MessageBus, path: string, spec: InterfaceSpec, 
     emit(name, body, destination) {
       const signal = spec.signals.find((candidate) => candidate.name === name);
       if (!signal) throw new Error(`${spec.name} has no signal ${name}`);
-      if (!exported) return;
+      // A connection the bus daemon has gone from sends nothing (writing would throw).
+      if (!exported || !busOpen(bus)) return;
       const message = Message.newSignal(path, spec.name, name, signalSignature(signal), body);
       if (destination !== undefined) message.destination = destination;
       bus.send(message);
     },
     propertiesChanged(names) {
-      if (!exported) return;
+      if (!exported || !busOpen(bus)) return;
       const changed: Record<string, InstanceType<typeof Variant>> = {};
       for (const name of names) {
         const property = spec.properties.find((candidate) => candidate.name === name);
