@@ -33,25 +33,6 @@ test('GetNode answers the object path, and ServiceUnknown "Node not found" for a
   });
 });
 
-test('introspection shows upstream’s members, signatures, argument names and annotations', async (t) => {
-  const { client, standin } = await setUp(t, { nodes: [{ name: 'node1' }] });
-  const [root] = (await client.call(CONTROLLER_PATH, 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
-  t.regex(root, /<interface name="org\.eclipse\.bluechi\.Controller">/);
-  t.regex(root, /<method name="ListUnits">\s*<arg name="units" type="a\{sa\(ssssssouso\)\}" direction="out"\/>/);
-  t.regex(
-    root,
-    /<signal name="JobRemoved">\s*<arg name="id" type="u"\/>\s*<arg name="job" type="o"\/>\s*<arg name="node" type="s"\/>\s*<arg name="unit" type="s"\/>\s*<arg name="result" type="s"\/>/,
-  );
-  t.regex(root, /<property name="Status" type="s" access="read">\s*<annotation name="org\.freedesktop\.DBus\.Property\.EmitsChangedSignal" value="true"\/>/);
-  t.regex(root, /<node name="node"\/>/);
-  const [node] = (await client.call(standin.nodePath('node1'), 'org.freedesktop.DBus.Introspectable', 'Introspect')) as [string];
-  t.regex(
-    node,
-    /<method name="EnableUnitFiles">\s*<arg name="files" type="as" direction="in"\/>\s*<arg name="runtime" type="b" direction="in"\/>\s*<arg name="force" type="b" direction="in"\/>\s*<arg name="carries_install_info" type="b" direction="out"\/>\s*<arg name="changes" type="a\(sss\)" direction="out"\/>/,
-  );
-  t.regex(node, /<property name="LastSeenTimestampMonotonic" type="t" access="read">/);
-});
-
 test('Status is up, degraded, down, with PropertiesChanged only when it changes', async (t) => {
   const { client, standin } = await setUp(t, {
     nodes: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
