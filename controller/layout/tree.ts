@@ -32,7 +32,10 @@ export class Source {
   }
 }
 
-/** Something written at an offset of a file; its position is computed when asked, not held per value. */
+/**
+ * Something written at an offset of a file. Its position is computed when asked, and `kind` is a getter on
+ * the prototype: neither is held per value, of which a large layout has millions.
+ */
 abstract class Written {
   constructor(
     readonly source: Source,
@@ -45,7 +48,10 @@ abstract class Written {
 }
 
 export class MapTree extends Written {
-  readonly kind = 'map' as const;
+  get kind(): 'map' {
+    return 'map';
+  }
+
   constructor(
     source: Source,
     at: number,
@@ -56,7 +62,10 @@ export class MapTree extends Written {
 }
 
 export class SeqTree extends Written {
-  readonly kind = 'seq' as const;
+  get kind(): 'seq' {
+    return 'seq';
+  }
+
   constructor(
     source: Source,
     at: number,
@@ -67,7 +76,10 @@ export class SeqTree extends Written {
 }
 
 export class ScalarTree extends Written {
-  readonly kind = 'scalar' as const;
+  get kind(): 'scalar' {
+    return 'scalar';
+  }
+
   constructor(
     source: Source,
     at: number,

@@ -132,6 +132,7 @@ class Reader {
    * the offset of one still being read (an alias inside it would be a loop).
    */
   private readonly anchors = new Map<string, Anchor | number>();
+  private readonly texts = new Map<string, string>();
   /** Problems that do not stop reading (a duplicate key, an unknown alias). */
   readonly errors: QmError[] = [];
 
@@ -343,7 +344,7 @@ class Reader {
     if (line.colon) {
       this.i = line.end;
       this.skipBlanks();
-      return this.key(this.text.slice(at, line.end), at, line.end);
+      return this.key(this.shared(this.text.slice(at, line.end)), at, line.end);
     }
     return this.plainScalar(at, line.end, indent, flow);
   }
@@ -414,7 +415,8 @@ class Reader {
       value += this.text.slice(this.i, line.end);
       this.i = line.end;
     }
-    return this.node(new ScalarTree(this.source, at, plainValue(value)));
+    const resolved = plainValue(value);
+    return this.node(new ScalarTree(this.source, at, typeof resolved === 'string' ? this.shared(resolved) : resolved));
   }
 
   /** A 'single' or "double" quoted scalar's value; lines after the first must be indented more than `indent`. */
@@ -721,6 +723,15 @@ class Reader {
   }
 
   // ——— bookkeeping ———
+
+  /** One string for each short text written more than once (state, running, enabled …): a large layout repeats them per unit. */
+  private shared(text: string): string {
+    if (text.length > 24) return text;
+    const known = this.texts.get(text);
+    if (known !== undefined) return known;
+    this.texts.set(text, text);
+    return text;
+  }
 
   private node<T extends Tree>(tree: T): T {
     this.written += 1;
