@@ -14,6 +14,8 @@ export function openBus(address: string): Promise<MessageBus> {
       bus.off('error', fail);
       // A dropped connection is reported by the caller's own checks; keep the process alive.
       bus.on('error', () => undefined);
+      // A call still read after the connection was closed gets no answer: dbus-next would throw writing it.
+      bus.addMethodHandler(() => !busOpen(bus));
       resolve(bus);
     });
   });
