@@ -1,7 +1,7 @@
 // Durations given on the command line in seconds, as milliseconds a timer can wait for.
+import { MAX_TIMER_MS } from '../daemon/timer.ts';
 
-/** Node fires a timer whose delay is beyond 2^31-1 ms after 1 ms, so no wait may be longer. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS };
 /** 2147483 s, about 24.8 days. */
 export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 

@@ -1,24 +1,33 @@
-// qm-controller's reconcile loop: keeps the vehicle matching the layout for good. A thin effectful shell:
-// the orchestrator plans and executes, repair.ts decides repairs, serial.ts keeps one apply at a time;
-// here the bus becomes streams (controller owner, node status, unit state) that trigger applies.
+// qm-controller's reconcile loop: keeps the vehicle matching the layout for good. A thin effectful shell over
+// named parts: the orchestrator plans and executes; model.ts keeps what the vehicle looks like from BlueChi's
+// signals; repairs.ts schedules repairs and keeps their budgets; serial.ts keeps one apply at a time; service.ts
+// serves the API. Here the bus becomes streams (controller owner, node status, unit state) that feed the model
+// and trigger applies, each looking only at what its triggers concern.
 import { setTimeout as delay } from 'node:timers/promises';
-import { filter, Subscription, type Observable } from 'rxjs';
-import { blueChi, type BlueChi, type BlueChiOptions, type MonitorEvent } from '../bluechi/client.ts';
-import { connectBus, type Bus } from '../bus/connection.ts';
+import { Subscription, type Observable } from 'rxjs';
+import { SYSTEMD_UNIT_IFACE } from '../bluechi/api.ts';
+import { blueChi, type BlueChi, type BlueChiOptions, type MonitorEvent, type NodeStatusChange } from '../bluechi/client.ts';
+import { connectBus, type Bus, type LiveStream } from '../bus/connection.ts';
 import { isQmError, QmError } from '../errors.ts';
 import { layoutNodes, loadLayout, unitKey, type Layout, type UnitKey } from '../layout/index.ts';
 import { applyLayout } from '../orchestrator/apply.ts';
-import { observeVehicle } from '../orchestrator/observe.ts';
-import { activeStateOf, isRunning, isStopped, type Observed } from '../orchestrator/observed.ts';
-import type { Step } from '../orchestrator/plan.ts';
+import type { ExecutionEvent } from '../orchestrator/execute.ts';
+import { observeAgain, observeNode, observeVehicle } from '../orchestrator/observe.ts';
+import { isAsDesired, type Observed } from '../orchestrator/observed.ts';
+import type { Plan } from '../orchestrator/plan.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 import type { ApplySummary, DaemonStatus, ErrorJson, ReloadOutcome, UnitStatus } from './api.ts';
 import { followForGood } from './follow.ts';
 import { formatError } from './format.ts';
 import { withoutHeld } from './hold.ts';
-import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairSettled, repairsLeft, type RepairRecord } from './repair.ts';
+import { vehicleModel } from './model.ts';
+import { leftDesiredState, reconnectDelay, repairsLeft } from './repair.ts';
+import { repairScheduler } from './repairs.ts';
 import { serialRunner } from './serial.ts';
 import { serveApi, type ServedApi } from './service.ts';
+
+/** What an apply looks at before planning: the whole vehicle, one node (it came back), or one unit (to repair it). */
+type Look = 'vehicle' | { readonly node: NodeName } | { readonly unit: UnitKey };
 
 export interface DaemonLog {
   error(message: string): void;
@@ -65,43 +74,63 @@ export function startDaemon(options: DaemonOptions): Daemon {
   const backoff = options.reconnect ?? { initialMs: 100, maxMs: 10_000 };
   const stopping = new AbortController();
   let layout = options.layout;
-  const records = new Map<UnitKey, RepairRecord>();
-  const repairTimers = new Map<UnitKey, NodeJS.Timeout>();
   let connected = false;
   let client: BlueChi | undefined;
+  // Resolves once the node-status and unit-state streams are live: the first reading of the vehicle waits for it.
+  let watching: Promise<void> = Promise.resolve();
   let lastApply: ApplySummary | undefined;
   let lastReload: ReloadOutcome | undefined;
   let applies = 0;
-  const triggers = new Set<string>();
   let closeSession: () => void = () => undefined;
 
+  const model = vehicleModel(layout);
+  const repairs = repairScheduler({ now, log, run: (key) => requestApply(`repair ${key}`, { unit: key }) });
+
+  // What each pending trigger wants looked at before planning: the whole vehicle, a node that came back, a unit to repair.
+  const triggers = new Map<string, Look>();
   const queue = serialRunner(() => {
-    const reasons = [...triggers].join(', ') || 'apply';
+    const reasons = [...triggers.keys()].join(', ') || 'apply';
+    const looks = [...triggers.values()];
     triggers.clear();
-    return reconcile(reasons);
+    return reconcile(reasons, looks.length === 0 ? ['vehicle'] : looks);
   });
-  const requestApply = (reason: string): Promise<ApplySummary> => {
-    triggers.add(reason);
+  const requestApply = (reason: string, look: Look = 'vehicle'): Promise<ApplySummary> => {
+    triggers.set(reason, look);
     return queue.trigger();
   };
 
-  async function reconcile(trigger: string): Promise<ApplySummary> {
+  /**
+   * The apply running now, if any: until it has its plan every drift waits (`deferred`); then the units it is about
+   * to start or stop are its own (`acting`) until their steps ended. Their transitions never count as drift.
+   */
+  let applying: { planned: boolean; readonly acting: Set<UnitKey>; readonly deferred: Set<UnitKey> } | undefined;
+
+  async function reconcile(trigger: string, looks: readonly Look[]): Promise<ApplySummary> {
     const startedAt = new Date().toISOString();
     const current = client;
-    const held = new Set([...records].filter(([, record]) => record.exhausted).map(([key]) => key));
+    const held = repairs.held();
     const base = { trigger, startedAt, steps: [], waiting: [], offline: [], unconverged: [], errors: [] };
     let summary: ApplySummary;
     if (!current) {
       summary = { ...base, endedAt: new Date().toISOString(), outcome: 'unreachable', errors: [{ code: 'unreachable', message: 'the BlueChi controller is not on the bus' }] };
     } else {
+      const own = { planned: false, acting: new Set<UnitKey>(), deferred: new Set<UnitKey>() };
+      applying = own;
       try {
         const result = await applyLayout(current, layout, {
           timeoutMs: options.jobTimeoutMs ?? 120_000,
           // An apply never blocks on one node: the node's return triggers its re-apply.
           offlineWaitMs: 0,
           signal: stopping.signal,
+          observe: () => look(current, looks),
+          observeAfter: (before, plan) => lookAgain(current, before, plan),
           revise: (plan) => withoutHeld(plan, held),
-          onEvent: (event) => event.kind === 'started' && event.attempt === 1 && onStepStarted(event.step),
+          onPlan: (plan) => {
+            for (const step of plan.steps) if (step.action === 'start' || step.action === 'stop') own.acting.add(unitKey(step.node, step.unit));
+            own.planned = true;
+            judgeAll(own.deferred);
+          },
+          onEvent: (event) => onStep(own, event),
         });
         const endedAt = new Date().toISOString();
         summary =
@@ -123,6 +152,10 @@ export function startDaemon(options: DaemonOptions): Daemon {
               };
       } catch (error) {
         summary = { ...base, endedAt: new Date().toISOString(), outcome: 'failed', errors: [errorJson(error)] };
+      } finally {
+        applying = undefined;
+        own.planned = true;
+        judgeAll(own.deferred);
       }
     }
     applies += 1;
@@ -131,54 +164,96 @@ export function startDaemon(options: DaemonOptions): Daemon {
     return summary;
   }
 
+  /**
+   * The model brought up to date for what the apply was asked for, then read from it: the whole vehicle (three
+   * controller-wide reads, once the streams are live), the nodes that came back (two calls on each), the units
+   * to repair (one property read each). Everything else is as the signals left it.
+   */
+  async function look(current: BlueChi, looks: readonly Look[]): Promise<Observed> {
+    if (looks.includes('vehicle')) {
+      await watching;
+      const since = model.mark();
+      model.readVehicle(await observeVehicle(current, layout), since);
+      return model.observed();
+    }
+    const since = model.mark();
+    const nodes = new Set(looks.flatMap((look) => (look !== 'vehicle' && 'node' in look ? [look.node] : [])));
+    const units = looks.flatMap((look) => (look !== 'vehicle' && 'unit' in look ? [layout.units.get(look.unit)] : [])).filter((spec) => spec !== undefined && !nodes.has(spec.node));
+    await Promise.all([
+      ...[...nodes].map(async (node) => model.readNode(await observeNode(current, layout, node), since)),
+      ...units.map(async (spec) => {
+        const state = await current
+          .node(spec!.node)
+          .getUnitProperty(spec!.unit, SYSTEMD_UNIT_IFACE, 'ActiveState')
+          .catch((error: unknown) => {
+            // Its node left meanwhile: its return brings the next apply.
+            if (isQmError(error) && error.code === 'node-offline') return undefined;
+            throw error;
+          });
+        if (state !== undefined) model.readUnit(spec!.node, spec!.unit, String(state), since);
+      }),
+    ]);
+    return model.observed();
+  }
+
+  /** After the steps: unit states as signalled (systemd sends a unit's change before its job's end), unit files read where a step changed them. */
+  async function lookAgain(current: BlueChi, before: Observed, plan: Plan): Promise<Observed> {
+    const after = await observeAgain(current, layout, before, plan, () => model.observed());
+    for (const step of plan.steps) {
+      const state = step.action === 'enable' || step.action === 'disable' ? after.nodes.get(step.node)?.unitFiles.get(step.unit) : undefined;
+      if (state !== undefined) model.readUnitFile(step.node, step.unit!, state);
+    }
+    return after;
+  }
+
   function reportApply(summary: ApplySummary): void {
     const failed = summary.steps.filter((step) => step.result !== 'done');
     for (const error of summary.errors) log.error(`apply (${summary.trigger}): ${formatError(error)}`);
     for (const step of failed) log.warn(`apply (${summary.trigger}): ${step.id}: ${step.result}${step.error ? `: ${step.error.message}` : ''}`);
+    for (const unit of summary.unconverged) log.warn(`apply (${summary.trigger}): ${unit.node}/${unit.unit} is ${unit.observed}, wanted ${unit.desired}`);
     if (summary.steps.length > 0 || summary.errors.length > 0) {
-      log.info(`apply (${summary.trigger}): ${summary.outcome}, ${summary.steps.length - failed.length} of ${summary.steps.length} steps done, ${summary.waiting.length} waiting`);
+      log.info(
+        `apply (${summary.trigger}): ${summary.outcome}, ${summary.steps.length - failed.length} of ${summary.steps.length} steps done, ` +
+          `${summary.waiting.length} waiting, ${summary.unconverged.length} not as the layout wants`,
+      );
     } else log.debug(`apply (${summary.trigger}): ${summary.outcome}, nothing to do`);
   }
 
   function onUnitEvent(event: MonitorEvent): void {
     if (event.kind !== 'UnitStateChanged') return;
-    const spec = layout.units.get(unitKey(event.node as NodeName, event.unit as UnitName));
-    if (!spec || !leftDesiredState(spec.state, event.activeState)) return;
-    const decision = decideRepair(records.get(spec.key) ?? NO_REPAIRS, spec.restart, now());
-    records.set(spec.key, decision.record);
-    const budget = `${spec.restart.attempts} repairs within ${spec.restart.windowMs} ms`;
-    if (decision.kind === 'exhausted') {
-      log.error(`${spec.key} is ${event.activeState} and its restart budget (${budget}) is exhausted: left alone until qmctl apply or qmctl reload`);
-    } else if (decision.kind === 'repair') {
-      log.warn(`${spec.key} left its desired state (${event.activeState}/${event.subState}): repair ${decision.attempt} of ${spec.restart.attempts} in ${decision.delayMs} ms`);
-      const key = spec.key;
-      repairTimers.set(
-        key,
-        setTimeout(() => {
-          repairTimers.delete(key);
-          // Found the unit back (nothing started or stopped it): the repair cost nothing.
-          const settle = () => records.has(key) && records.set(key, repairSettled(records.get(key)!, decision.id));
-          void requestApply(`repair ${key}`).then(settle, settle);
-        }, decision.delayMs),
-      );
-    }
+    model.unitState(event.node as NodeName, event.unit as UnitName, event.activeState, event.subState);
+    // A monitor's or a disconnect's replay of a state is not a transition.
+    if (event.reason !== 'virtual') judge(unitKey(event.node as NodeName, event.unit as UnitName));
   }
 
-  /** A start or stop of a unit whose repair is pending: that repair runs now, whichever apply runs it, and spends the budget. */
-  function onStepStarted(step: Step): void {
+  /** Whether `key`'s unit, as the model has it now, left its desired state: then its repair is scheduled, or its budget found spent. */
+  function judge(key: UnitKey): void {
+    const spec = layout.units.get(key);
+    if (!spec) return;
+    if (applying && !applying.planned) return void applying.deferred.add(key);
+    // The running apply is about to start or stop it: its step's end decides.
+    if (applying?.acting.has(key)) return;
+    if (!client || !model.isOnline(spec.node)) return;
+    const { activeState, subState } = model.unit(spec.node, spec.unit);
+    if (leftDesiredState(spec.state, activeState)) repairs.drifted(spec, subState ? `${activeState}/${subState}` : activeState);
+  }
+
+  function judgeAll(keys: Set<UnitKey>): void {
+    const pending = [...keys];
+    keys.clear();
+    for (const key of pending) judge(key);
+  }
+
+  /** A start or stop began: a repair pending for its unit runs now. Once it ended, its unit is judged as any other. */
+  function onStep(own: NonNullable<typeof applying>, event: ExecutionEvent): void {
+    const step = event.kind === 'ended' ? event.report.step : event.step;
     if (step.action !== 'start' && step.action !== 'stop') return;
     const key = unitKey(step.node, step.unit);
-    const record = records.get(key);
-    if (record?.pending === undefined) return;
-    records.set(key, repairRan(record, now()));
-    clearTimeout(repairTimers.get(key));
-    repairTimers.delete(key);
-  }
-
-  function resetRepairs(): void {
-    for (const timer of repairTimers.values()) clearTimeout(timer);
-    repairTimers.clear();
-    records.clear();
+    if (event.kind === 'started' && event.attempt === 1) repairs.jobStarted(key);
+    if (event.kind !== 'ended') return;
+    own.acting.delete(key);
+    // A step that never ran (what it needed was not there) changed nothing: the apply that fixes what it needs will run it.
+    if (event.report.attempts > 0) judge(key);
   }
 
   /** One bus connection: our API, BlueChi's owner, and while it is up its nodes and units. Resolves with why it ended. */
@@ -207,23 +282,23 @@ export function startDaemon(options: DaemonOptions): Daemon {
         });
       const up = () => {
         blueChiWatch?.unsubscribe();
+        model.forget();
         client = blue;
         log.info('BlueChi controller is on the bus: observing and applying');
         blueChiWatch = new Subscription();
-        blueChiWatch.add(
-          followed(
-            'node status',
-            () => blue.nodeStatus$().pipe(filter(({ status }) => status === 'online')),
-            ({ node }) => void requestApply(`node ${node} online`),
-          ),
-        );
-        blueChiWatch.add(followed('unit states', () => blue.watchUnits('*'), onUnitEvent));
+        let statuses: LiveStream<NodeStatusChange> | undefined;
+        let units: LiveStream<MonitorEvent> | undefined;
+        blueChiWatch.add(followed('node status', () => (statuses = blue.nodeStatus$()), onNodeStatus));
+        blueChiWatch.add(followed('unit states', () => (units = blue.watchUnits('*')), onUnitEvent));
+        // A stream that fails to start is followed again, and its return brings a full apply: wait only for the first.
+        watching = Promise.allSettled([statuses!.ready(), units!.ready()]).then(() => undefined);
         void requestApply('BlueChi up');
       };
       const down = () => {
         blueChiWatch?.unsubscribe();
         blueChiWatch = undefined;
         client = undefined;
+        model.forget();
         log.warn('BlueChi controller left the bus: waiting for it to return');
       };
       let endSession: (reason: string) => void = () => undefined;
@@ -304,21 +379,19 @@ export function startDaemon(options: DaemonOptions): Daemon {
     }
   })();
 
+  /** From the model: no call to BlueChi or a node, so asking costs the vehicle nothing. */
   async function status(): Promise<DaemonStatus> {
-    const current = client;
-    let observed: Observed | undefined;
-    if (current) observed = await observeVehicle(current, layout).catch(() => undefined);
+    const known = client !== undefined;
     const at = now();
     const units = [...layout.units.values()].map((spec): UnitStatus => {
-      const node = observed?.nodes.get(spec.node);
-      const state = node?.online ? activeStateOf(node, spec.unit) : 'unknown';
-      const record = records.get(spec.key) ?? NO_REPAIRS;
+      const state = known && model.isOnline(spec.node) ? model.unit(spec.node, spec.unit).activeState : 'unknown';
+      const record = repairs.record(spec.key);
       return {
         node: spec.node,
         unit: spec.unit,
         desired: spec.state,
         observed: state,
-        converged: spec.state === 'running' ? isRunning(state) : isStopped(state),
+        converged: isAsDesired(spec.state, state),
         repairs: {
           done: record.ran.length,
           left: repairsLeft(record, spec.restart, at),
@@ -330,9 +403,9 @@ export function startDaemon(options: DaemonOptions): Daemon {
     });
     return {
       layout: { files: [...layout.files], units: layout.units.size },
-      bluechi: !connected ? 'disconnected' : current ? 'up' : 'down',
+      bluechi: !connected ? 'disconnected' : known ? 'up' : 'down',
       converged: units.every((unit) => unit.converged),
-      nodes: layoutNodes(layout).map((name) => ({ name, online: observed?.nodes.get(name)?.online ?? false })),
+      nodes: layoutNodes(layout).map((name) => ({ name, online: known && model.isOnline(name) })),
       units,
       applies,
       ...(lastApply ? { lastApply } : {}),
@@ -340,8 +413,13 @@ export function startDaemon(options: DaemonOptions): Daemon {
     };
   }
 
+  function onNodeStatus({ node, status }: NodeStatusChange): void {
+    model.nodeStatus(node as NodeName, status === 'online');
+    if (status === 'online') void requestApply(`node ${node} online`, { node: node as NodeName });
+  }
+
   function operatorApply(): Promise<ApplySummary> {
-    resetRepairs();
+    repairs.reset();
     return requestApply('operator');
   }
 
@@ -355,7 +433,8 @@ export function startDaemon(options: DaemonOptions): Daemon {
       return lastReload;
     }
     layout = result.layout;
-    resetRepairs();
+    model.setLayout(layout);
+    repairs.reset();
     log.info(`reload: ${layout.units.size} units on ${layout.nodes.size} nodes from ${layout.files.join(', ')}`);
     lastReload = { reloaded: true, at, files: [...layout.files], errors: [] };
     void requestApply('reload');
@@ -370,13 +449,13 @@ export function startDaemon(options: DaemonOptions): Daemon {
     async settled() {
       for (;;) {
         await queue.idle();
-        if (repairTimers.size === 0 && !queue.running) return;
+        if (repairs.scheduled === 0 && !queue.running) return;
         await delay(10);
       }
     },
     async stop() {
       stopping.abort();
-      resetRepairs();
+      repairs.reset();
       closeSession();
       failReady(new QmError('unreachable', 'qm-controller stopped before it was ready'));
       await loop;

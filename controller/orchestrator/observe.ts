@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import type { BlueChi } from '../bluechi/client.ts';
 import type { NodeInfo, UnitFileInfo, UnitInfo } from '../bluechi/api.ts';
+import { isQmError } from '../errors.ts';
 import type { Layout } from '../layout/model.ts';
 import type { NodeName, UnitName } from '../unit-names.ts';
 import type { Observed, ObservedNode, ObservedUnit } from './observed.ts';
@@ -23,22 +24,41 @@ export async function observeVehicle(client: BlueChi, layout: Layout): Promise<O
 }
 
 /**
- * The vehicle again after `plan` ran: nodes and unit states afresh (ListNodes, ListUnits), unit files afresh only
- * where a step of the plan changed them (GetUnitFileState each: ListUnitFiles takes seconds on a real vehicle),
- * the others as `before` saw them.
+ * One node, by two calls on it (ListUnits; ListUnitFiles only when the layout manages enablement there): the
+ * layout's units on it. A node that refuses as offline is seen offline.
  */
-export async function observeAgain(client: BlueChi, layout: Layout, before: Observed, plan: Plan): Promise<Observed> {
+export async function observeNode(client: BlueChi, layout: Layout, name: NodeName): Promise<ObservedNode> {
+  const keep = new Set([...layout.units.values()].filter((unit) => unit.node === name).map((unit) => unit.unit as string));
+  const managesFiles = [...layout.units.values()].some((unit) => unit.node === name && unit.enabled !== undefined);
+  const node = client.node(name);
+  try {
+    const [units, files] = await Promise.all([node.listUnits(), managesFiles ? node.listUnitFiles() : Promise.resolve([])]);
+    return { name, online: true, units: unitsOf(units, keep), unitFiles: unitFilesOf(files, keep) };
+  } catch (error) {
+    if (isQmError(error) && error.code === 'node-offline') return { name, online: false, units: new Map(), unitFiles: new Map() };
+    throw error;
+  }
+}
+
+/**
+ * The vehicle again after `plan` ran: unit files afresh only where a step of the plan changed them
+ * (GetUnitFileState each: ListUnitFiles takes seconds on a real vehicle), the others as `before` saw them; nodes
+ * and unit states afresh (ListNodes, ListUnits), or as `current` says when the caller keeps them from signals.
+ */
+export async function observeAgain(client: BlueChi, layout: Layout, before: Observed, plan: Plan, current?: () => Observed): Promise<Observed> {
   const changed = plan.steps.filter((step): step is UnitStep => (step.action === 'enable' || step.action === 'disable') && step.error === undefined);
-  const [nodes, units, files] = await Promise.all([
-    client.listNodes(),
-    client.listUnits(),
+  const [listed, files] = await Promise.all([
+    current ? undefined : Promise.all([client.listNodes(), client.listUnits()]),
     Promise.all(changed.map(async (step) => ({ step, state: await client.node(step.node).getUnitFileState(step.unit).catch(() => undefined) }))),
   ]);
-  return vehicleOf(layout, nodes, units, (node) => {
+  const unitFiles = (node: NodeName) => {
     const states = new Map(before.nodes.get(node)?.unitFiles ?? []);
     for (const { step, state } of files) if (step.node === node && state !== undefined) states.set(step.unit, state);
     return states;
-  });
+  };
+  if (listed) return vehicleOf(layout, listed[0], listed[1], unitFiles);
+  const now = current!();
+  return { nodes: new Map([...now.nodes].map(([name, node]) => [name, { ...node, unitFiles: unitFiles(name) }])) };
 }
 
 /** The layout's part of what BlueChi listed: every node it knows, with the layout's units on it. */

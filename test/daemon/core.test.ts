@@ -6,6 +6,7 @@ import { followForGood } from '../../controller/daemon/follow.ts';
 import { withoutHeld } from '../../controller/daemon/hold.ts';
 import { decideRepair, leftDesiredState, NO_REPAIRS, reconnectDelay, repairRan, repairSettled, repairsLeft, type RepairRecord } from '../../controller/daemon/repair.ts';
 import { serialRunner } from '../../controller/daemon/serial.ts';
+import { afterDelay } from '../../controller/daemon/timer.ts';
 import type { UnitKey } from '../../controller/layout/model.ts';
 import { planLayout } from '../../controller/orchestrator/plan.ts';
 import { layoutOf, observedOf } from '../orchestrator/fixtures.ts';
@@ -146,4 +147,21 @@ test('a followed stream that fails is reported and followed again; what it says 
   t.false(opened[1]!.observed, 'unsubscribing stops following');
   opened[1]!.error(new Error('after the end'));
   t.is(failures.length, 1);
+});
+
+test('a repair delay beyond Node\'s timer limit (a doubled backoff of 596h) is waited for in steps, never fired after 1 ms', async (t) => {
+  const fired: string[] = [];
+  // Node fires setTimeout(fn, 2 ** 31) after 1 ms: the 30 ms marker fires first only if the long delay is kept.
+  const long = afterDelay(2 * 596 * 3_600_000, () => fired.push('doubled backoff'));
+  const huge = afterDelay(Number.POSITIVE_INFINITY, () => fired.push('infinite'));
+  await new Promise<void>((resolve) => afterDelay(30, resolve));
+  t.deepEqual(fired, []);
+  long.clear();
+  huge.clear();
+  // Steps of at most `stepMs`, as many as the delay needs, and one call at the end.
+  const stepped: number[] = [];
+  const began = performance.now();
+  await new Promise<void>((resolve) => afterDelay(45, () => resolve(void stepped.push(performance.now() - began)), 10));
+  t.is(stepped.length, 1);
+  t.true(stepped[0]! >= 44, `fired after ${stepped[0]} ms`);
 });

@@ -141,3 +141,37 @@ test('concurrent applies never interleave: each unit is started once', async (t)
   // Eight calls made at once share at most two runs: the one going and one follow-up.
   t.true(new Set(summaries.map((summary) => summary.startedAt)).size <= 2);
 });
+
+test('the daemon applies the same rule: a needed unit that fails right after its start job ended done holds back what needs it, and its apply says so', async (t) => {
+  // slow.service (a oneshot of 1 s) is needed too, so after.service is about to start well after crash.service
+  // failed; attempts 0: no repair, so the start-up apply stays the last one.
+  const { standin, daemon, log } = await startDaemonVehicle(
+    t,
+    [{ name: 'a', units: [{ name: 'crash.service', fails: true }, { name: 'slow.service', startMs: 1_000 }, { name: 'after.service' }] }],
+    `nodes:
+  a:
+    units:
+      crash.service: { restart: { attempts: 0 } }
+      slow.service: {}
+      after.service: { needs: [crash.service, slow.service] }
+`,
+  );
+  await until('the start-up apply ended', async () => (await daemon.status()).lastApply !== undefined);
+  await daemon.settled();
+  const status = await daemon.status();
+  t.deepEqual(
+    status.lastApply!.steps.map((step) => [step.id, step.result, step.error?.message ?? '']),
+    [
+      ['start a/crash.service', 'done', ''],
+      ['start a/slow.service', 'done', ''],
+      ['start a/after.service', 'dependency', 'not run: a/crash.service, which it needs, is failed'],
+    ],
+  );
+  t.deepEqual(status.lastApply!.unconverged, [
+    { node: 'a', unit: 'crash.service', desired: 'running', observed: 'failed' },
+    { node: 'a', unit: 'after.service', desired: 'running', observed: 'inactive' },
+  ]);
+  t.is(starts(standin, 'a', 'after.service'), 0);
+  t.false(status.converged);
+  t.true(log.includes('warn: apply (BlueChi up): a/crash.service is failed, wanted running'), log.join('\n'));
+});
