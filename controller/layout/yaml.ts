@@ -132,6 +132,7 @@ class Reader {
    * the offset of one still being read (an alias inside it would be a loop).
    */
   private readonly anchors = new Map<string, Anchor | number>();
+  /** Short texts read so far, each kept once (see shared). */
   private readonly texts = new Map<string, string>();
   /** Problems that do not stop reading (a duplicate key, an unknown alias). */
   readonly errors: QmError[] = [];
