@@ -3,6 +3,9 @@ import { applyBench } from './apply-layout.ts';
 import { coldStart } from './cold-start.ts';
 import { concurrentStarts } from './concurrent-starts.ts';
 import { daemonHeap, daemonMemory } from './daemon-memory.ts';
+import { daemonStatusBench } from './daemon-status.ts';
+import { fuzzBench } from './fuzz.ts';
+import { layoutCheckBench } from './layout-check.ts';
 import { qmPartition } from './qm-partition.ts';
 
 const benches: Record<string, () => Promise<void> | void> = {
@@ -13,7 +16,10 @@ const benches: Record<string, () => Promise<void> | void> = {
     await daemonMemory();
     await daemonHeap();
   },
+  'daemon-status': () => daemonStatusBench(),
   'qm-partition': () => qmPartition(),
+  'layout-check': () => layoutCheckBench(),
+  fuzz: () => fuzzBench(),
 };
 
 const wanted = process.argv.slice(2);
