@@ -5,7 +5,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { readLayout } from '../../controller/layout/index.ts';
@@ -77,13 +76,14 @@ test('aliases used the way people use them — one restart budget shared by many
   if (!result.ok) t.deepEqual(result.errors.map((error) => error.message), ['unknown key "budgets"; known keys: version, nodes']);
 });
 
-/** The least of three timings of `run`, in ms. */
+/** The least of three timings of `run`, in ms of CPU time (the wall clock would time the machine's other work too). */
 function fastest(run: () => unknown): number {
   let best = Infinity;
   for (let round = 0; round < 3; round += 1) {
-    const start = performance.now();
+    const start = process.cpuUsage();
     run();
-    best = Math.min(best, performance.now() - start);
+    const used = process.cpuUsage(start);
+    best = Math.min(best, (used.user + used.system) / 1000);
   }
   return best;
 }
@@ -120,9 +120,9 @@ test.serial('a unit that needs thousands of units is checked in linear time', (t
     const names = Array.from({ length: count }, (_, index) => `u${index}.service`);
     return () => t.true(readLayout([{ file: 'f.yaml', text: `nodes:\n  a:\n    units:\n      all.service: { needs: [${names.join(', ')}] }\n${names.map((name) => `      ${name}:\n`).join('')}` }]).ok);
   };
-  needsAll(2_500)();
-  const [a, b] = [fastest(needsAll(2_500)), fastest(needsAll(20_000))];
-  t.true(b < LINEAR * a + 100, `2,500 needs: ${a.toFixed(0)} ms; 20,000 needs: ${b.toFixed(0)} ms`);
+  needsAll(5_000)();
+  const [a, b] = [fastest(needsAll(5_000)), fastest(needsAll(40_000))];
+  t.true(b < LINEAR * a + 100, `5,000 needs: ${a.toFixed(0)} ms; 40,000 needs: ${b.toFixed(0)} ms`);
 });
 
 test('a duplicate key is still reported with file:line:column and field, naming the line of its first use', (t) => {
