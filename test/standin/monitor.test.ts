@@ -54,8 +54,10 @@ test('subscribing to a loaded unit reports it at once: UnitNew and UnitStateChan
   const crash = await client.waitFor('UnitStateChanged', () => true, { count: 2 });
   t.is(crash.body.join(' '), 'a db.service failed failed real');
   standin.setUnitState('b', 'db.service', 'failed', 'failed');
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  t.is(client.received('UnitStateChanged').length, 2, 'node b is not subscribed');
+  // A later change on a is the marker: one on b would have come before it.
+  standin.setUnitState('a', 'db.service', 'active', 'running');
+  await client.waitFor('UnitStateChanged', () => true, { count: 3 });
+  t.deepEqual(states(client.received('UnitStateChanged')).slice(1), ['a db.service failed failed real', 'a db.service active running real'], 'node b is not subscribed');
 });
 
 test('a node going offline: loaded units turn inactive/agent-offline and are removed, reason virtual', async (t) => {
@@ -140,6 +142,8 @@ test('after Unsubscribe no more signals arrive', async (t) => {
   await client.waitFor('UnitStateChanged');
   await client.call(monitor, MONITOR_INTERFACE, 'Unsubscribe', 'u', [id]);
   standin.setUnitState('a', 'db.service', 'failed', 'failed');
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  t.is(client.received('UnitStateChanged').length, 1);
+  // Subscribing again is the marker: its virtual state comes after anything the old subscription would have sent.
+  await client.call(monitor, MONITOR_INTERFACE, 'Subscribe', 'ss', ['a', 'db.service']);
+  await client.waitFor('UnitStateChanged', () => true, { count: 2 });
+  t.deepEqual(states(client.received('UnitStateChanged')), ['a db.service active running virtual', 'a db.service failed failed virtual']);
 });

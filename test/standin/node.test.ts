@@ -165,8 +165,13 @@ test('a second StartUnit while the first runs: systemd merges them and only the 
   const second = await start(client, 'web.service');
   const removed = await client.waitFor('JobRemoved');
   t.deepEqual(removed.body, [2, second, 'qm.vehicle-a', 'web.service', 'done']);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  t.is(client.received('JobRemoved').length, 1);
+  // A later job's end is the marker: a JobRemoved for the first job would have come before it.
+  const marker = await start(client, 'db.service', 'RestartUnit');
+  await client.waitFor('JobRemoved', (signal) => signal.body[1] === marker);
+  t.deepEqual(
+    client.received('JobRemoved').map((signal) => signal.body[1]),
+    [second, marker],
+  );
   t.is((await client.ask(first, 'org.freedesktop.DBus.Properties', 'Get', 'ss', [JOB_INTERFACE, 'State'])).ok, true);
   t.is(standin.calls('qm.vehicle-a').filter((call) => call.method === 'StartUnit').length, 2);
 });
