@@ -160,7 +160,8 @@ test('stop, restart and reload run as jobs; reloading an inactive unit ends "inv
 
 test('a second StartUnit while the first runs: systemd merges them and only the newer job gets JobRemoved', async (t) => {
   // Upstream's agent tracks both BlueChi jobs on the one systemd job and completes only the newest.
-  const { client, standin } = await setUp(t, { nodes: nodes(100) });
+  // The first job takes a second, so the second start reaches it running even on a loaded machine.
+  const { client, standin } = await setUp(t, { nodes: nodes(1_000) });
   const first = await start(client, 'web.service');
   const second = await start(client, 'web.service');
   const removed = await client.waitFor('JobRemoved');
