@@ -7,13 +7,13 @@ import { QmError } from '../controller/errors.ts';
 import { quote } from '../controller/quote.ts';
 import { checkControllerAllows } from './controller-allows.ts';
 import { deriveQmAgentConfig, type DeriveOptions, type QmAgentConfig } from './derive.ts';
-import { errorsIn, throwIfErrors, warning, type Diagnostic } from './diagnostics.ts';
+import { error, errorsIn, throwIfErrors, warning, type Diagnostic } from './diagnostics.ts';
 import { settingChanges, describeChange, unifiedDiff, type SettingChange } from './diff.ts';
 import { agentFiles, errnoOf, ioError, loadAgentFiles, MAX_AGENT_FILE_BYTES, writeFileAtomically, type AgentFiles } from './files.ts';
 import { parseIni, type IniFile } from './ini.ts';
 import { AGENT_SECTION, HOST_CONFIG_DIR, PACKAGED_DEFAULT } from './keys.ts';
 import { BUILT_IN, builtInSettings, environmentSettings, fileSettings, mergeSettings, section, type Section, type Settings } from './merge.ts';
-import { renderAgentConf } from './render.ts';
+import { renderAgentConf, renderProblem } from './render.ts';
 import type { RestartOutcome } from './restart.ts';
 import { checkFiles, checkValues } from './validate.ts';
 
@@ -85,7 +85,13 @@ export interface Rendered {
 export function renderFromHost(files: readonly IniFile[], options: DeriveOptions & { env?: Readonly<Record<string, string | undefined>> }): Rendered {
   const host = agentView(files, { hostname: options.hostname, ...(options.env ? { env: options.env } : {}) });
   const config = deriveQmAgentConfig(host.agent, options);
-  const diagnostics = [...host.diagnostics, ...config.diagnostics];
+  // A value that cannot be written back (too long, with a key too long to continue it) is named where the host set it.
+  const unwritable = [...config.settings].flatMap(([key, value]) => {
+    const problem = renderProblem(key, value);
+    const setting = host.agent.get(key);
+    return problem ? [error(setting?.file ?? 'rendered agent.conf', setting?.line, key, problem)] : [];
+  });
+  const diagnostics = [...host.diagnostics, ...config.diagnostics, ...unwritable];
   throwIfErrors(diagnostics);
   const sources = files.filter((file) => !file.rejected).map((file) => file.file);
   const content = renderAgentConf(config, { sources, dropInDir: QM_DROP_IN_DIR });

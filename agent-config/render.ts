@@ -49,6 +49,17 @@ export function renderSetting(key: string, value: string | null): string[] {
   return [first + pieces[0], ...pieces.slice(1).map((piece) => `  ${piece}`)];
 }
 
+/** Why `key` with `value` cannot be written as BlueChi would read it back, or undefined when it can. */
+export function renderProblem(key: string, value: string | null): string | undefined {
+  try {
+    renderSetting(key, value);
+    return undefined;
+  } catch (error) {
+    if (error instanceof QmError) return error.message;
+    throw error;
+  }
+}
+
 /**
  * Pieces of at most `limit` bytes that read back as `value`: a continuation piece is trimmed and cut
  * at a `;` after whitespace, and one starting with `#` or `;` is a comment, so no piece may start or

@@ -3,10 +3,11 @@
 // named (\xff), never shown as U+FFFD.
 import test from 'ava';
 import { performance } from 'node:perf_hooks';
-import { agentView } from '../../agent-config/apply.ts';
+import { agentView, renderFromHost } from '../../agent-config/apply.ts';
 import { MAX_AGENT_FILE_BYTES } from '../../agent-config/files.ts';
 import { parseIni } from '../../agent-config/ini.ts';
 import { formatDiagnostic, type Diagnostic } from '../../agent-config/diagnostics.ts';
+import { QmError } from '../../controller/errors.ts';
 
 const view = (text: string | Uint8Array) => agentView([parseIni(text, 'agent.conf')], { hostname: 'vehicle-a' });
 
@@ -67,4 +68,11 @@ test('bytes that are not UTF-8 are named as \\xNN in keys, sections, values and 
   const syntax = parseIni(bytes('[bluechi-agent]\nnot a setting ', [0xfe], '\n'), 'agent.conf').diagnostics;
   t.is(messages(syntax), 'agent.conf:2: "not a setting \\xfe" is not a "key=value" setting, a [section] header, a comment or an indented continuation; bluechi-agent rejects the whole file');
   t.false(/\uFFFD/.test(messages([...unknownKey, ...section, ...value, ...syntax])));
+});
+
+test('a value that cannot be written back (too long, its key too long to continue it) is an error at the host file and line', (t) => {
+  const key = 'K'.repeat(60);
+  const error = t.throws(() => renderFromHost([parseIni(`[bluechi-agent]\n${key}=${'x'.repeat(450)}\n`, 'agent.conf')], { hostname: 'vehicle-a' }), { instanceOf: QmError });
+  t.like(error.origin, { file: 'agent.conf', line: 2, field: key });
+  t.regex(error.message, /too long for one line and the key name too long for continuation lines/);
 });
