@@ -23,7 +23,7 @@ export interface VehicleModel {
   readUnitFile(node: NodeName, unit: UnitName, state: string): void;
   /** Whether `node` is known online. */
   isOnline(node: NodeName): boolean;
-  /** What is known of one of the layout's units: ActiveState (a unit not loaded is inactive), and SubState when signalled. */
+  /** What is known of one of the layout's units: ActiveState (a unit not loaded is inactive; `unknown` on a node back online and not read since), and SubState when signalled. */
   unit(node: NodeName, unit: UnitName): { readonly activeState: string; readonly subState?: string };
   nodeStatus(node: NodeName, online: boolean): void;
   /** A unit's state as BlueChi's monitor signalled it; units the layout does not own are not kept. */
@@ -46,6 +46,8 @@ export function vehicleModel(initial: Layout): VehicleModel {
   const nodes = new Map<NodeName, Known<boolean>>();
   const units = new Map<NodeName, Map<UnitName, Known<{ readonly activeState: string; readonly subState?: string }>>>();
   const files = new Map<NodeName, Map<UnitName, string>>();
+  /** Nodes that came online and whose units no reading has listed since: their units' states are unknown. */
+  const unread = new Set<NodeName>();
 
   const unitsOf = (node: NodeName) => {
     let map = units.get(node);
@@ -57,6 +59,8 @@ export function vehicleModel(initial: Layout): VehicleModel {
     if ((map.get(key)?.seq ?? 0) <= since) map.set(key, { value, seq: 0 });
   };
   const readNode = (read: ObservedNode, since: Mark) => {
+    // Only a reading that started after the node's latest status change stands for its units now.
+    if ((nodes.get(read.name)?.seq ?? 0) <= since) unread.delete(read.name);
     fromReading(nodes, read.name, read.online, since);
     if (!read.online) return;
     // A unit the reading does not list is not loaded: inactive.
@@ -88,6 +92,7 @@ export function vehicleModel(initial: Layout): VehicleModel {
           nodes.delete(name);
           units.delete(name);
           files.delete(name);
+          unread.delete(name);
         }
       }
       for (const node of read.nodes.values()) readNode(node, since);
@@ -102,8 +107,10 @@ export function vehicleModel(initial: Layout): VehicleModel {
       files.set(node, known.set(unit, state));
     },
     isOnline: (node) => nodes.get(node)?.value === true,
-    unit: (node, unit) => units.get(node)?.get(unit)?.value ?? { activeState: 'inactive' },
+    unit: (node, unit) => (unread.has(node) ? { activeState: 'unknown' } : (units.get(node)?.get(unit)?.value ?? { activeState: 'inactive' })),
     nodeStatus(node, online) {
+      // What changed on a node while it was away is not signalled: until it is read again, nothing is known of it.
+      if (online && nodes.get(node)?.value !== true) unread.add(node);
       nodes.set(node, { value: online, seq: ++seq });
     },
     unitState(node, unit, activeState, subState) {
@@ -117,6 +124,7 @@ export function vehicleModel(initial: Layout): VehicleModel {
       nodes.clear();
       units.clear();
       files.clear();
+      unread.clear();
     },
   };
 }
