@@ -1,5 +1,5 @@
 // Waiting for a systemd-style job: listen for its end *before* submitting it, so a fast job is never missed.
-import { EMPTY, type Observable } from 'rxjs';
+import { EMPTY, Subscription, type Observable } from 'rxjs';
 import { QmError } from '../errors.ts';
 
 /** systemd's job results, which BlueChi passes through unchanged. */
@@ -36,19 +36,23 @@ export function awaitJob(
     let wanted: string | undefined;
     let timer: NodeJS.Timeout | undefined;
     let finished = false;
+    // Made before subscribing: a stream that fails at once (an already-aborted signal) ends the wait inside subscribe().
+    const subscription = new Subscription();
     const finish = (settle: () => void) => {
       finished = true;
       clearTimeout(timer);
       subscription.unsubscribe();
       settle();
     };
-    const subscription = ends.subscribe({
-      next: (end) => {
-        if (wanted === undefined) early.set(end.job, end);
-        else if (end.job === wanted) finish(() => resolve(end));
-      },
-      error: (error: unknown) => finish(() => reject(error)),
-    });
+    subscription.add(
+      ends.subscribe({
+        next: (end) => {
+          if (wanted === undefined) early.set(end.job, end);
+          else if (end.job === wanted) finish(() => resolve(end));
+        },
+        error: (error: unknown) => finish(() => reject(error)),
+      }),
+    );
     subscription.add(interruptions.subscribe((error) => finish(() => reject(error))));
     submit().then(
       (job) => {
