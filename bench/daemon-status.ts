@@ -86,8 +86,8 @@ function pollStatus(probe: Bus, everyMs: number) {
 
 const spread = (values: readonly number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
 
-export async function daemonStatusBench(rounds = 5, nodeCount = 10, latencyMs = 50, daemonBin = DAEMON): Promise<void> {
-  const { text, units } = layoutText(nodeCount, 4, 5);
+export async function daemonStatusBench({ rounds = 5, nodeCount = 2, layers = 4, width = 25, latencyMs = 50, daemonBin = DAEMON } = {}): Promise<void> {
+  const { text, units } = layoutText(nodeCount, layers, width);
   const cleanups: Array<() => Promise<unknown> | void> = [];
   try {
     // Oneshot services that take latencyMs to start, installed (not enabled: the first apply enables them).
