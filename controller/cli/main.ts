@@ -31,7 +31,8 @@ const usage = `Usage: qmctl [--bus-address ADDR] [--json] [-v] COMMAND [ARGS...]
 
 Drives BlueChi nodes and the QM partition. 'qmctl COMMAND --help' tells more.
 Exit codes: 0 ok, 1 a job did not end 'done', 2 usage, 3 bus or controller unreachable,
-4 node offline or unknown, 130 interrupted while waiting (Ctrl-C; submitted jobs go on).`;
+4 node offline or unknown, 130 interrupted (the first Ctrl-C or SIGTERM ends any command at once;
+submitted jobs go on), 141 the reader of its output went away (qmctl list-units | head -1).`;
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = splitCommand(argv);
@@ -145,7 +146,7 @@ Common options:
   --json               machine-readable output (documented fields, stable)
   -v, --log-level L    more logging on stderr (error, warn, info, debug)
   --bus-address ADDR   for commands that talk to BlueChi: its bus (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
-  --timeout SECONDS    for commands that run jobs: how long to wait for each (default 120)
+  --timeout SECONDS    for commands that run jobs: how long to wait for each (default 120, at most 2147483)
 `;
 }
 

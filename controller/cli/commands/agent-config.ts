@@ -150,7 +150,7 @@ function reportWarnings(context: Context, diagnostics: readonly Diagnostic[], se
 const warningsJson = (diagnostics: readonly Diagnostic[]) => warningsIn(diagnostics);
 
 async function render(context: Context, request: RenderRequest): Promise<number> {
-  const rendered = await renderQmAgentConf(request);
+  const rendered = await context.readOnly(() => renderQmAgentConf(request));
   reportWarnings(context, rendered.diagnostics);
   if (context.global.json) {
     context.printJson({
@@ -168,7 +168,7 @@ async function render(context: Context, request: RenderRequest): Promise<number>
 }
 
 async function check(context: Context, request: RenderRequest): Promise<number> {
-  const rendered = await renderQmAgentConf(request);
+  const rendered = await context.readOnly(() => renderQmAgentConf(request));
   reportWarnings(context, rendered.diagnostics);
   const { nodeName, controller } = rendered.config;
   if (context.global.json) {

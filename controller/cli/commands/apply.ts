@@ -87,7 +87,9 @@ unconverged: [{ node, unit, desired, observed }] }`,
 };
 export default command;
 
-function applyThroughDaemon(context: Context, summary: ApplySummary): number {
+function applyThroughDaemon(context: Context, reply: ApplySummary): number {
+  // A daemon from before `unconverged` (still running across an upgrade) does not send it.
+  const summary = { ...reply, unconverged: (reply.unconverged as ApplySummary['unconverged'] | undefined) ?? [] };
   if (context.global.json) context.printJson(summary);
   else {
     const rows = summary.steps.map((step) => [step.id, painted(context.tty, step.result), step.error?.message ?? (step.blockedBy ? `not run: ${step.blockedBy} did not end done` : '')]);

@@ -1,5 +1,5 @@
 // qmctl controller-status: what the qm-controller daemon sees — the vehicle against the layout, last apply, repairs.
-import { callDaemon, type DaemonStatus } from '../../daemon/api.ts';
+import { callDaemon, type ApplySummary, type DaemonStatus } from '../../daemon/api.ts';
 import { ExitCode } from '../../errors.ts';
 import type { Command } from '../command.ts';
 import { painted, table } from '../format.ts';
@@ -8,7 +8,8 @@ const command: Command = {
   name: 'controller-status',
   summary: 'Show the qm-controller daemon\'s view: each node and unit against the layout, last apply, repairs',
   usage: 'controller-status',
-  help: `Asks the daemon (org.qm.Controller1 on the bus) for its Status. Per unit: desired and observed
+  help: `Asks the daemon (org.qm.Controller1 on the bus) for its Status, which it serves from what it keeps
+of BlueChi's signals: asking costs the vehicle nothing, however often. Per unit: desired and observed
 state, and its restart budget (repairs done / allowed in the window; "exhausted": left alone until
 'qmctl apply' or 'qmctl reload'). Exit: 0 converged; 1 not converged; 3 the daemon is not running.
 JSON: { layout, bluechi, converged, nodes, units: [{ node, unit, desired, observed, converged, repairs }], applies, lastApply, lastReload }`,
@@ -32,7 +33,10 @@ JSON: { layout, bluechi, converged, nodes, units: [{ node, unit, desired, observ
       const last = status.lastApply;
       if (last) {
         const done = last.steps.filter((step) => step.result === 'done').length;
-        context.print(`last apply (${last.trigger}) ${last.endedAt}: ${last.outcome}, ${done} of ${last.steps.length} steps done, ${last.waiting.length} waiting`);
+        // A daemon from before `unconverged` (still running across an upgrade) does not send it.
+        const count = (last.unconverged as ApplySummary['unconverged'] | undefined)?.length ?? 0;
+        const unconverged = count > 0 ? `, ${count} not as the layout wants` : '';
+        context.print(`last apply (${last.trigger}) ${last.endedAt}: ${last.outcome}, ${done} of ${last.steps.length} steps done, ${last.waiting.length} waiting${unconverged}`);
       }
       if (status.lastReload && !status.lastReload.reloaded) context.print(`last reload ${status.lastReload.at} failed: ${status.lastReload.errors.length} error(s); old layout kept`);
       context.print(status.converged ? 'converged' : 'not converged');
