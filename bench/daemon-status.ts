@@ -1,10 +1,11 @@
-// qm-controller converging 200 units (10 nodes, 50 ms jobs, enablement managed, laid out as bench/apply-layout.ts
-// does) while an operator polls `controller-status` ten times a second, against the same apply without the polling.
-// As users run it: dist/qm-controller.mjs and the BlueChi stand-in each in their own process, the stand-in's nodes
-// backed by a real systemd 257 vehicle node (whose ListUnitFiles costs what a real node's does); Status calls over
-// D-Bus from this process, one after the other, one every 100 ms. Runs with and without polling alternate, the order
-// turned each round. Figures: the apply's wall time with polling ÷ without (target ≤ 1.1), and the daemon's CPU
-// time during it, with ÷ without. Needs `npm run build`, and root for the vehicle node.
+// qm-controller converging 200 units (2 nodes of 4 layers of 25, each layer needing the one below, node1's first
+// layer needing a unit on node0; 50 ms oneshot jobs; enablement managed) while an operator polls `controller-status`
+// ten times a second, against the same apply without the polling. As users run it: dist/qm-controller.mjs and the
+// BlueChi stand-in each in their own process, the stand-in's nodes backed by a real systemd 257 vehicle node (whose
+// ListUnitFiles costs what a real node's does); Status calls over D-Bus from this process, one after the other, one
+// every 100 ms. Runs with and without polling alternate, the order turned each round. Figures: the apply's wall time
+// with polling ÷ without (target ≤ 1.1), and the daemon's CPU time during it, with ÷ without. Needs `npm run build`,
+// and root for the vehicle node.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, rm } from 'node:fs/promises';
