@@ -23,6 +23,12 @@ fi
 stamp=node_modules/.qm-lock-hash
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # The registry sometimes stalls (EIDLETIMEOUT): use the local cache first, and try again before giving up.
+  for attempt in 1 2 3; do
+    npm ci --prefer-offline --no-audit --no-fund --loglevel=error && break
+    [ "$attempt" -lt 3 ] || exit 1
+    echo "install-deps: npm ci failed (attempt $attempt of 3); trying again" >&2
+    sleep 5
+  done
   echo "$want" > "$stamp"
 fi
