@@ -303,13 +303,7 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
       existing.users += 1;
       return existing;
     }
-    let markKnown: () => void = () => undefined;
-    let failKnown: (error: unknown) => void = () => undefined;
-    const known = new Promise<void>((resolve, reject) => {
-      markKnown = resolve;
-      failKnown = reject;
-    });
-    known.catch(() => undefined);
+    const { promise: known, resolve: markKnown, reject: failKnown } = deferred();
     const rule = matchRuleString({ sender: BUS_DAEMON, path: '/org/freedesktop/DBus', interface: BUS_DAEMON, member: 'NameOwnerChanged', arg0: name });
     const watch: OwnerWatch = {
       current: undefined,

@@ -1,7 +1,9 @@
 // A timer for any delay: Node fires one set beyond 2^31-1 ms after 1 ms, so a longer wait is taken in steps.
 
-/** The longest delay one Node timer can wait. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../bus/connection.ts';
+
+/** The longest delay one Node timer can wait (one constant for the bus edge and the daemon). */
+export { MAX_TIMER_MS };
 
 export interface Timer {
   clear(): void;
