@@ -1,8 +1,9 @@
 // `qmctl agent-config` in-process: what a user sees, exit codes, and what ends up on disk.
-import { chmod, readFile, stat, writeFile, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { qmctl } from '../support/qmctl.ts';
+import { makeFifo, within } from '../support/special-files.ts';
 import { PACKAGED_DEFAULT_TEXT, tempTree, writeTree } from './helpers.ts';
 
 // Each in-process run listens for SIGINT/SIGTERM while it runs; these tests run many at once.
@@ -195,6 +196,32 @@ test('show prints the file; show --effective annotates each key with file:line, 
   // apply warns that the QM drop-in overrides the derived name.
   const apply = await qmctl(['agent-config', 'apply', '--dry-run', ...s.paths], s.env);
   t.regex(apply.stderr, /50-qm\.conf:3: NodeName: this QM drop-in overrides the derived NodeName "qm\.vehicle-a" with "qm\.other"/);
+});
+
+test('show names the file once when it cannot read it: missing, a directory, a FIFO', async (t) => {
+  const s = await setup(t);
+  const qmOnly = s.paths.slice(4);
+  const once = async (expected: RegExp) => {
+    const result = await within(5000, 'agent-config show', qmctl(['agent-config', 'show', ...qmOnly], s.env));
+    t.is(result.code, 1, result.stderr);
+    t.is(result.stderr.split(s.target).length - 1, 1, result.stderr);
+    t.regex(result.stderr, expected);
+  };
+  await writeTree(s.root, { 'etc-qm/bluechi/.keep': '' });
+  await once(/^qmctl agent-config: \S+\/etc-qm\/bluechi\/agent\.conf: does not exist yet; run "qmctl agent-config apply"\n$/);
+  await mkdir(s.target);
+  await once(/^qmctl agent-config: \S+: cannot read: a directory, not a regular file\n$/);
+  await rmdir(s.target);
+  makeFifo(t, s.target);
+  await once(/^qmctl agent-config: \S+: cannot read: a FIFO \(named pipe\), not a regular file\n$/);
+});
+
+test('apply --watch names a host directory it cannot watch once', async (t) => {
+  const s = await setup(t);
+  const missing = join(s.root, 'host/etc/nothing-here');
+  const result = await qmctl(['agent-config', 'apply', '--watch', '--no-restart', '--host-config-dir', missing, ...s.paths.slice(2)], s.env);
+  t.is(result.code, 1, result.stderr);
+  t.is(result.stderr, `qmctl agent-config: cannot watch ${missing}: no such file or directory\n`);
 });
 
 test('show --host annotates the host agent settings', async (t) => {

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { hostname as systemHostname } from 'node:os';
+import { errnoReason, readConfigFile } from '../../config-file.ts';
 import { QmError, isQmError } from '../../errors.ts';
 import {
   applyUntilStable,
@@ -13,6 +13,7 @@ import {
   type RenderRequest,
 } from '../../../agent-config/apply.ts';
 import type { ControllerMode } from '../../../agent-config/derive.ts';
+import { MAX_AGENT_FILE_BYTES } from '../../../agent-config/files.ts';
 import { AGENT_KEY_NAMES } from '../../../agent-config/keys.ts';
 import { configError, errorsIn, formatDiagnostic, warningsIn, type Diagnostic } from '../../../agent-config/diagnostics.ts';
 import { originOf } from '../../../agent-config/merge.ts';
@@ -265,7 +266,7 @@ async function watchAndApply(context: Context, request: RenderRequest, options: 
     signal: context.interrupted,
     onError: (error) => {
       failed = error;
-      context.stderr.write(`qmctl agent-config: cannot watch ${configDir}: ${error.message}\n`);
+      context.stderr.write(`qmctl agent-config: cannot watch ${configDir}: ${errnoReason(error)}\n`);
     },
   });
   return failed && !context.interrupted.aborted ? 1 : 0;
@@ -276,10 +277,11 @@ async function show(context: Context, request: RenderRequest, options: OptionVal
   const locations = request.locations ?? {};
   if (options.effective !== true && options.host !== true) {
     const file = resolveLocations(locations).qm.configFile;
-    const content = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new QmError('io', `${file}: does not exist yet; run "qmctl agent-config apply"`, { file });
-      throw new QmError('io', `${file}: cannot read: ${error.message}`, { file });
-    });
+    // The file is named by the error's origin, which the CLI prints before the message.
+    const read = await readConfigFile(file, MAX_AGENT_FILE_BYTES);
+    if (!read.ok && read.missing) throw new QmError('io', 'does not exist yet; run "qmctl agent-config apply"', { file }, { cause: read.cause });
+    if (!read.ok) throw new QmError('io', `cannot read: ${read.reason}`, { file }, { cause: read.cause });
+    const content = read.bytes.toString('utf8');
     if (context.global.json) context.printJson({ file, content });
     else context.stdout.write(content);
     return 0;
