@@ -2,6 +2,7 @@
 import dbus from 'dbus-next';
 import { Observable, share, Subject, type Subscriber } from 'rxjs';
 import { QmError } from '../errors.ts';
+import { MAX_TIMER_MS } from '../timers.ts';
 
 const { Message, MessageType } = dbus;
 
@@ -427,9 +428,6 @@ function contractError(member: string, verb: string, actual: string, expected: s
     { dbusName: member },
   );
 }
-
-/** Node's timers fire at once for delays beyond 2^31-1 ms: longer waits are capped there. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A promise with its resolve and reject (Node 20 has no Promise.withResolvers); a rejection nobody awaits is not an error. */
 export function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {

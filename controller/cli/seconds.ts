@@ -1,7 +1,6 @@
 // Durations given on the command line in seconds, as milliseconds a timer can wait for.
-import { MAX_TIMER_MS } from '../daemon/timer.ts';
+import { MAX_TIMER_MS } from '../timers.ts';
 
-export { MAX_TIMER_MS };
 /** 2147483 s, about 24.8 days. */
 export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 

@@ -1,9 +1,6 @@
 // A timer for any delay: Node fires one set beyond 2^31-1 ms after 1 ms, so a longer wait is taken in steps.
 
-import { MAX_TIMER_MS } from '../bus/connection.ts';
-
-/** The longest delay one Node timer can wait (one constant for the bus edge and the daemon). */
-export { MAX_TIMER_MS };
+import { MAX_TIMER_MS } from '../timers.ts';
 
 export interface Timer {
   clear(): void;

@@ -17,6 +17,7 @@ import {
   type UnitSpec,
 } from './model.ts';
 import { quote } from '../quote.ts';
+import { MAX_TIMER_MS } from '../timers.ts';
 import { mergeAll } from './merge.ts';
 import { configError, fieldPath, type Entry, type MapTree, type Tree } from './tree.ts';
 
@@ -251,8 +252,7 @@ function readRestart(tree: Tree, path: Path, fail: Fail): RestartBudget {
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-/** Node's setTimeout fires at once for a longer delay (it is a signed 32-bit count of milliseconds). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS };
 
 /** `596h31m23.647s`: a duration written as the layout writes them. */
 function formatDuration(ms: number): string {

@@ -1,7 +1,7 @@
 // Which nodes are online right now, kept current from BlueChi's Status signals, with a way to wait for one.
 import type { Subscription } from 'rxjs';
 import type { BlueChi } from '../bluechi/client.ts';
-import { MAX_TIMER_MS } from '../bus/connection.ts';
+import { MAX_TIMER_MS } from '../timers.ts';
 import type { NodeName } from '../unit-names.ts';
 
 export interface NodeBoard {

@@ -21,7 +21,7 @@ import { restartQmAgent, spawnRunner } from '../../../agent-config/restart.ts';
 import { watchAgentConfig } from '../../../agent-config/watch.ts';
 import type { Command, Context, OptionValues } from '../command.ts';
 import { paint, table } from '../format.ts';
-import { MAX_TIMER_MS } from '../seconds.ts';
+import { MAX_TIMER_MS } from '../../timers.ts';
 
 const SUBCOMMANDS = ['render', 'apply', 'check', 'show'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
