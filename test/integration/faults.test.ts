@@ -4,7 +4,7 @@ import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { blueChi } from '../../controller/bluechi/client.ts';
 import { QmError } from '../../controller/errors.ts';
-import { standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
+import { monitorPaths, standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
 import { qmctl } from '../support/qmctl.ts';
 
 let target: StandinTarget;
@@ -122,23 +122,23 @@ test.serial('a monitor is closed on the bus when its last subscriber leaves', as
   t.regex(error.message, /Unknown|does not exist|not found/i);
 
   // watchUnits: the monitor it creates disappears with the subscription.
-  const before = new Set(await monitorPaths());
+  const before = new Set(await monitorPaths(bus));
   const watch = client.watchUnits('*');
   const subscription = watch.subscribe();
   await watch.ready();
-  const during = (await monitorPaths()).filter((path) => !before.has(path));
+  const during = (await monitorPaths(bus)).filter((path) => !before.has(path));
   t.is(during.length, 1);
   subscription.unsubscribe();
-  await until(async () => !(await monitorPaths()).includes(during[0]!), 'the monitor is closed');
+  await until(async () => !(await monitorPaths(bus)).includes(during[0]!), 'the monitor is closed');
   t.pass();
 });
 
 test.serial('a watch given up before the controller created its monitor closes that monitor once created', async (t) => {
   const client = blueChi(bus);
-  const before = new Set(await monitorPaths());
+  const before = new Set(await monitorPaths(bus));
   for (let cycle = 0; cycle < 5; cycle++) client.watchUnits('*').subscribe().unsubscribe();
   // Each CreateMonitor is answered and the monitor closed: the set of monitors returns to what it was.
-  await until(async () => (await monitorPaths()).every((path) => before.has(path)), 'every monitor of the five cycles is closed');
+  await until(async () => (await monitorPaths(bus)).every((path) => before.has(path)), 'every monitor of the five cycles is closed');
   t.pass();
 });
 
@@ -156,16 +156,6 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-async function monitorPaths(): Promise<string[]> {
-  const [xml] = await bus.call({
-    destination: 'org.eclipse.bluechi',
-    path: '/org/eclipse/bluechi/monitor',
-    interface: 'org.freedesktop.DBus.Introspectable',
-    member: 'Introspect',
-  });
-  return [...(xml as string).matchAll(/<node name="([^"]+)"/g)].map((match) => `/org/eclipse/bluechi/monitor/${match[1]}`);
 }
 
 test.serial('more concurrent jobs than dbus-daemon allows pending replies (128) all end done', async (t) => {

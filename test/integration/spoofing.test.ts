@@ -7,7 +7,7 @@ import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { blueChi, type BlueChi } from '../../controller/bluechi/client.ts';
 import { nodePath } from '../../controller/bluechi/api.ts';
-import { standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
+import { monitorPaths, standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
 
 const { Message, Variant } = dbus;
 
@@ -100,7 +100,7 @@ test.serial('spoofed JobNew signals are not reported', async (t) => {
 });
 
 test.serial('spoofed monitor signals on our monitor\'s path are not reported; the genuine ones are', async (t) => {
-  const before = new Set(await monitorPaths());
+  const before = new Set(await monitorPaths(bus));
   const watch = client.watchUnits('node1', [unit]);
   const events = firstValueFrom(
     watch.pipe(
@@ -113,7 +113,7 @@ test.serial('spoofed monitor signals on our monitor\'s path are not reported; th
   const all = watch.subscribe((event) => everything.push(event));
   t.teardown(() => all.unsubscribe());
   await watch.ready();
-  const [monitor] = (await monitorPaths()).filter((path) => !before.has(path));
+  const [monitor] = (await monitorPaths(bus)).filter((path) => !before.has(path));
   t.truthy(monitor, 'the watch created a monitor');
   const iface = 'org.eclipse.bluechi.Monitor';
   spoof(monitor!, iface, 'UnitStateChanged', 'sssss', ['node1', unit, 'failed', 'failed', 'real']);
@@ -132,16 +132,6 @@ test.serial('spoofed monitor signals on our monitor\'s path are not reported; th
   );
   t.deepEqual(spoofed, []);
 });
-
-async function monitorPaths(): Promise<string[]> {
-  const [xml] = await bus.call({
-    destination: 'org.eclipse.bluechi',
-    path: '/org/eclipse/bluechi/monitor',
-    interface: 'org.freedesktop.DBus.Introspectable',
-    member: 'Introspect',
-  });
-  return [...(xml as string).matchAll(/<node name="([^"]+)"/g)].map((match) => `/org/eclipse/bluechi/monitor/${match[1]}`);
-}
 
 // Keeps the shape checks honest: what a genuine stream delivers here has the kinds asserted above.
 test.serial('a genuine restart is seen by the monitor as state changes', async (t) => {

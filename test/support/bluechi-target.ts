@@ -1,6 +1,8 @@
 // What the controller's integration suite runs against: a real bluechi-controller when
 // QM_TEST_BLUECHI_ADDRESS and QM_TEST_BLUECHI_NODES say where, else the stand-in on a private bus.
+import type { Bus } from '../../controller/bus/connection.ts';
 import { startPrivateBus, type PrivateBus } from './dbus-daemon.ts';
+import { MONITOR_PATH_PREFIX } from '../standin/api.ts';
 import { startStandin, type Standin } from '../standin/index.ts';
 
 export interface BlueChiTarget {
@@ -79,4 +81,15 @@ export async function blueChiTarget(): Promise<BlueChiTarget> {
     unit: realBlueChi.unit,
     stop: async () => undefined,
   };
+}
+
+/** The paths of the monitors the controller on `bus` has open, as its introspection of the monitor root lists them. */
+export async function monitorPaths(bus: Bus): Promise<string[]> {
+  const [xml] = await bus.call({
+    destination: 'org.eclipse.bluechi',
+    path: MONITOR_PATH_PREFIX,
+    interface: 'org.freedesktop.DBus.Introspectable',
+    member: 'Introspect',
+  });
+  return [...(xml as string).matchAll(/<node name="([^"]+)"/g)].map((match) => `${MONITOR_PATH_PREFIX}/${match[1]}`);
 }
