@@ -5,10 +5,9 @@ import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import { ControllerInterface, JobInterface, MonitorInterface, NodeInterface } from '../../controller/bluechi/contract.ts';
 import { PropertiesInterface, type InterfaceSpec } from '../../controller/bus/signature.ts';
-import { connectBus } from '../../controller/bus/connection.ts';
+import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { ManagerInterface } from '../../controller/systemd/contract.ts';
-import { startPrivateBus } from '../support/dbus-daemon.ts';
-import { startStandin } from '../standin/index.ts';
+import { standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
 import { declarationDifferences, introspectionDifferences, parseIntrospection, recordedInterfaces } from './introspection.ts';
 
 interface RecordedMessage {
@@ -77,23 +76,32 @@ test('a declaration that differs from the recording is reported, naming the memb
   });
 });
 
+// One stand-in for the tests below, its node holding a job that stays pending (a job object exists only while it runs).
+let standin: StandinTarget | undefined;
+let client: Bus | undefined;
+let job: string;
+test.before(async () => {
+  standin = await standinTarget(['node1'], 60_000);
+  client = await connectBus(standin.address);
+  [job] = (await call('/org/eclipse/bluechi/node/node1', 'org.eclipse.bluechi.Node', 'StartUnit', 'ss', [standin.unit, 'replace'])) as [string];
+});
+test.after.always(async () => {
+  client?.close();
+  await standin?.stop();
+});
+
+function call(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+  return client!.call({ destination: 'org.eclipse.bluechi', path, interface: iface, member, signature, body });
+}
+
 test('the stand-in introspects as the real controller does: controller, node, job and monitor objects', async (t) => {
-  const bus = await startPrivateBus();
-  t.teardown(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'node1', jobLatencyMs: 60_000, units: [{ name: 'qm-test-slow.service' }] }] });
-  t.teardown(() => standin.stop());
-  const client = await connectBus(bus.address);
-  t.teardown(() => client.close());
-  const call = (path: string, iface: string, member: string, signature = '', body: unknown[] = []) =>
-    client.call({ destination: 'org.eclipse.bluechi', path, interface: iface, member, signature, body });
-  const [job] = await call('/org/eclipse/bluechi/node/node1', 'org.eclipse.bluechi.Node', 'StartUnit', 'ss', ['qm-test-slow.service', 'replace']);
   const [monitor] = await call('/org/eclipse/bluechi', 'org.eclipse.bluechi.Controller', 'CreateMonitor');
   const introspect = async (path: string) => parseIntrospection(String((await call(path, 'org.freedesktop.DBus.Introspectable', 'Introspect'))[0]));
 
   const objects: Array<[file: string, path: string, interfaces: string[]]> = [
     ['bluechi-controller.xml', '/org/eclipse/bluechi', ['org.eclipse.bluechi.Controller', 'org.eclipse.bluechi.Metrics', 'org.freedesktop.DBus.Properties']],
     ['bluechi-node.xml', '/org/eclipse/bluechi/node/node1', ['org.eclipse.bluechi.Node', 'org.freedesktop.DBus.Properties']],
-    ['bluechi-job.xml', String(job), ['org.eclipse.bluechi.Job', 'org.freedesktop.DBus.Properties']],
+    ['bluechi-job.xml', job, ['org.eclipse.bluechi.Job', 'org.freedesktop.DBus.Properties']],
     ['bluechi-monitor.xml', String(monitor), ['org.eclipse.bluechi.Monitor']],
   ];
   const differences: string[] = [];
@@ -107,15 +115,8 @@ test('the stand-in introspects as the real controller does: controller, node, jo
 test('GetAll answers what the real controller answers: explicit properties only through Get', async (t) => {
   const recordedKeys = async (file: string) =>
     Object.keys((JSON.parse(await readFile(new URL(`./recorded/replies/${file}`, import.meta.url), 'utf8')) as { reply: { data: [object] } }).reply.data[0]).sort();
-  const bus = await startPrivateBus();
-  t.teardown(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes: [{ name: 'node1', jobLatencyMs: 60_000, units: [{ name: 'qm-test-slow.service' }] }] });
-  t.teardown(() => standin.stop());
-  const client = await connectBus(bus.address);
-  t.teardown(() => client.close());
   const getAll = async (path: string, iface: string) =>
-    Object.keys((await client.call({ destination: 'org.eclipse.bluechi', path, interface: 'org.freedesktop.DBus.Properties', member: 'GetAll', signature: 's', body: [iface] }))[0] as object).sort();
-  const [job] = await client.call({ destination: 'org.eclipse.bluechi', path: '/org/eclipse/bluechi/node/node1', interface: 'org.eclipse.bluechi.Node', member: 'StartUnit', signature: 'ss', body: ['qm-test-slow.service', 'replace'] });
+    Object.keys((await call(path, 'org.freedesktop.DBus.Properties', 'GetAll', 's', [iface]))[0] as object).sort();
   t.deepEqual(await getAll('/org/eclipse/bluechi/node/node1', 'org.eclipse.bluechi.Node'), await recordedKeys('node-GetAll.json'));
-  t.deepEqual(await getAll(String(job), 'org.eclipse.bluechi.Job'), await recordedKeys('job-GetAll.json'));
+  t.deepEqual(await getAll(job, 'org.eclipse.bluechi.Job'), await recordedKeys('job-GetAll.json'));
 });
