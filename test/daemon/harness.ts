@@ -13,14 +13,18 @@ import { type Backend, nodesOn } from '../standin/real-nodes.ts';
 
 export { realNodes } from '../standin/real-nodes.ts';
 
-export interface DaemonVehicle {
+export interface Vehicle {
   readonly bus: PrivateBus;
   readonly standin: Standin;
-  readonly daemon: Daemon;
+  /** The layout directory. */
   readonly dir: string;
+  writeLayout(text: string): Promise<void>;
+}
+
+export interface DaemonVehicle extends Vehicle {
+  readonly daemon: Daemon;
   /** Log lines as `level: message`, in order. */
   readonly log: string[];
-  writeLayout(text: string): Promise<void>;
 }
 
 export async function layoutDir(text: string): Promise<string> {
@@ -30,15 +34,16 @@ export async function layoutDir(text: string): Promise<string> {
 }
 
 /**
- * The stand-in with `nodes` and their units as declared, backed by this file's real systemd nodes (realNodes, booted
- * in test.before) unless `backend` is 'memory' — for tests whose point is fault injection or timing.
+ * The stand-in on a private bus with `nodes` and their units as declared, backed by this file's real systemd nodes
+ * (realNodes, booted in test.before) unless `backend` is 'memory' — for tests whose point is fault injection or
+ * timing — and a layout directory holding `layout`. All of it is gone after the test.
  */
-export async function startDaemonVehicle(
+export async function startVehicle(
   t: ExecutionContext,
   nodes: readonly StandinNodeOptions[],
   layout: string,
   { backend = 'systemd' }: { backend?: Backend } = {},
-): Promise<DaemonVehicle> {
+): Promise<Vehicle> {
   const cleanups: Array<() => Promise<void> | void> = [];
   t.teardown(async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
@@ -51,10 +56,22 @@ export async function startDaemonVehicle(
   cleanups.push(() => standin.stop());
   const dir = await layoutDir(layout);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const { daemon, log } = await startTestDaemon(bus.address, dir);
-  cleanups.push(() => daemon.stop());
+  return { bus, standin, dir, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
+}
+
+/** startVehicle with qm-controller's loop running in-process on it, ready; stopped after the test, before the vehicle goes. */
+export async function startDaemonVehicle(
+  t: ExecutionContext,
+  nodes: readonly StandinNodeOptions[],
+  layout: string,
+  options: { backend?: Backend } = {},
+): Promise<DaemonVehicle> {
+  const vehicle = await startVehicle(t, nodes, layout, options);
+  const { daemon, log } = await startTestDaemon(vehicle.bus.address, vehicle.dir);
+  // AVA runs teardowns in reverse: this one before the vehicle's.
+  t.teardown(() => daemon.stop().catch(() => undefined));
   await daemon.ready;
-  return { bus, standin, daemon, dir, log, writeLayout: (text) => writeFile(join(dir, 'layout.yaml'), text) };
+  return { ...vehicle, daemon, log };
 }
 
 /**

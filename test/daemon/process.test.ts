@@ -3,16 +3,14 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectBus } from '../../controller/bus/connection.ts';
+import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { daemonRunning } from '../../controller/daemon/api.ts';
-import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { stopChild } from '../support/dbus-daemon.ts';
-import { startStandin } from '../standin/index.ts';
-import { layoutDir, realNodes, testNodes, until } from './harness.ts';
+import { layoutDir, realNodes, startVehicle, until, type Vehicle } from './harness.ts';
 
 const real = realNodes(['a']);
 test.before(() => real.boot());
@@ -29,17 +27,17 @@ function run(args: string[]): { child: ChildProcess; output: () => string; exite
   return { child, output: () => output, exited };
 }
 
+/** Node a holding `units`, a layout that runs one.service, and a connection to the bus to look at what is on it. */
+async function vehicleRunningOne(t: ExecutionContext, units: readonly string[]): Promise<Vehicle & { probe: Bus }> {
+  const vehicle = await startVehicle(t, [{ name: 'a', units: units.map((name) => ({ name })) }], 'nodes:\n  a:\n    units:\n      one.service: {}\n');
+  const probe = await connectBus(vehicle.bus.address);
+  t.teardown(() => probe.close());
+  return { ...vehicle, probe };
+}
+
 test('ready when it owns org.qm.Controller1; SIGHUP reloads, an invalid layout is reported and the old kept; SIGTERM exits 0', async (t) => {
   if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
-  const nodes = await testNodes(t, [{ name: 'a', units: [{ name: 'one.service' }, { name: 'two.service' }] }]);
-  const bus = await startPrivateBus();
-  t.teardown(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes });
-  t.teardown(() => standin.stop());
-  const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const probe = await connectBus(bus.address);
-  t.teardown(() => probe.close());
+  const { bus, standin, dir, probe, writeLayout } = await vehicleRunningOne(t, ['one.service', 'two.service']);
 
   const daemon = run(['--layout', dir, '--bus-address', bus.address]);
   t.teardown(() => stopChild(daemon.child, 'SIGKILL'));
@@ -47,11 +45,11 @@ test('ready when it owns org.qm.Controller1; SIGHUP reloads, an invalid layout i
   const activeState = async (unit: string) => (await standin.readUnitState('a', unit)).activeState;
   await until('one.service runs', async () => (await activeState('one.service')) === 'active');
 
-  await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a:\n    units:\n      one.service: { state: stopped }\n      two.service: {}\n');
+  await writeLayout('nodes:\n  a:\n    units:\n      one.service: { state: stopped }\n      two.service: {}\n');
   daemon.child.kill('SIGHUP');
   await until('the new layout is applied', async () => (await activeState('two.service')) === 'active' && (await activeState('one.service')) === 'inactive');
 
-  await writeFile(join(dir, 'layout.yaml'), 'nodes:\n  a:\n    units:\n      two.service: { needs: [ghost.service] }\n');
+  await writeLayout('nodes:\n  a:\n    units:\n      two.service: { needs: [ghost.service] }\n');
   daemon.child.kill('SIGHUP');
   // Two lines, which may reach us in two reads.
   await until('the error is logged', () => /error: reload: .*layout\.yaml:4:[\s\S]*still applying the layout from/.test(daemon.output()));
@@ -76,15 +74,7 @@ test('an invalid layout at start: every error with file:line, exit 2, the name n
 
 test('a second qm-controller while one owns the name: says so and exits 3, as its help promises', async (t) => {
   if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
-  const nodes = await testNodes(t, [{ name: 'a', units: [{ name: 'one.service' }] }]);
-  const bus = await startPrivateBus();
-  t.teardown(() => bus.stop());
-  const standin = await startStandin({ address: bus.address, nodes });
-  t.teardown(() => standin.stop());
-  const dir = await layoutDir('nodes:\n  a:\n    units:\n      one.service: {}\n');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const probe = await connectBus(bus.address);
-  t.teardown(() => probe.close());
+  const { bus, dir, probe } = await vehicleRunningOne(t, ['one.service']);
 
   const first = run(['--layout', dir, '--bus-address', bus.address]);
   t.teardown(() => stopChild(first.child, 'SIGKILL'));
