@@ -8,8 +8,12 @@ import { parseYaml } from './yaml.ts';
 import { sortErrors, validateLayout, type Validated } from './validate.ts';
 
 export const DEFAULT_LAYOUT = '/etc/qm/layout.yaml';
-/** 16 MiB: over ten times a 10,000-unit vehicle's layout, and what one file may cost to check (about a second). */
-export const MAX_LAYOUT_FILE_BYTES = 16 * 1024 * 1024;
+/**
+ * 4 MiB: almost three times a 10,000-unit vehicle's layout (1.5 MB), and what one file may cost: the yaml
+ * library's document takes about 70 times the text in memory and a second per MB to check (bench
+ * layout-check), so a file at the limit costs about 300 MB and 4 s, once.
+ */
+export const MAX_LAYOUT_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface LayoutSource {
   readonly file: string;

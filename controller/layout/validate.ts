@@ -252,7 +252,6 @@ function readRestart(tree: Tree, path: Path, fail: Fail): RestartBudget {
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-export { MAX_TIMER_MS };
 
 /** `596h31m23.647s`: a duration written as the layout writes them. */
 function formatDuration(ms: number): string {

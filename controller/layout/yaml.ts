@@ -1,97 +1,159 @@
-// YAML text to a Tree: the one place layout YAML is read. Hand-written, so that what a file costs is bounded
-// by the file: one pass over the text; duplicate keys found through a Map per mapping; nesting capped at
-// MAX_DEPTH (no input drives recursion deeper); an alias shares the value its anchor names, and a file's
-// aliases may not make it stand for more than ten times the values it writes; every error is a QmError at
-// file:line:column naming the field it is in.
-//
-// What it reads is YAML 1.2 as a layout is written: one document (an optional %YAML directive, `---`,
-// `...`); block mappings and sequences; flow [..] and {..}, also across lines; plain, 'single' and "double"
-// quoted scalars, folded across lines, with YAML's escapes; literal | and folded > block scalars with their
-// indentation and chomping indicators; comments; &anchors and *aliases. Plain scalars resolve by YAML's core
-// schema: null and ~, true/false, integers (0o octal, 0x hex), floats, .inf, .nan; anything else is a string.
-// Refused with an error that says so: tags (!!str), explicit keys (?), keys that are lists, maps or aliases
-// or longer than YAML's 1024 characters, anchors on keys, `key: value` inside [..], %TAG and other
-// directives, a second document.
+// YAML text to a Tree: the one place layout YAML is read. The yaml library reads it (YAML 1.2, core schema);
+// this file bounds what a file can cost and turns the library's document into a Tree whose every value
+// knows where it was written:
+// - nesting is measured on the library's syntax tree, without recursion, before the document is built:
+//   deeper than MAX_DEPTH is an error at the first value too deep (the library would recurse into it);
+// - duplicate keys are found through a Map per mapping (the library's own check is quadratic in a
+//   mapping's size, so it is turned off);
+// - an alias shares the value its anchor names, and a file's aliases may not make it stand for more than
+//   ten times the values it writes (a "billion laughs" is refused at the alias that crosses the limit);
+// - every error is a QmError at file:line:column naming the field it is in, in our words where the
+//   library's would leak its API, and never quoting more than a short prefix of what was written.
+// Refused because a layout has no use for them and they would hide what a value is: tags (!!str), keys
+// that are lists, maps, aliases or empty, %TAG and other directives, a second document.
+import { Composer, isAlias, isMap, isScalar, isSeq, Parser, type CST, type Document, type Node, type ParsedNode } from 'yaml';
 import type { QmError } from '../errors.ts';
 import { quote, shorten } from '../quote.ts';
 import { configError, Entry, fieldPath, MapTree, ScalarTree, SeqTree, Source, type Parsed, type Tree } from './tree.ts';
 
 /** Levels of nesting a file may have; a layout needs six. Also bounds every walk over a tree. */
 export const MAX_DEPTH = 64;
-/** YAML's own limit on an implicit key, which also bounds every field path. */
-const MAX_KEY_LENGTH = 1024;
 /** Aliases may make a file stand for at most this many times the values it writes, plus ALIAS_ALLOWANCE. */
 const ALIAS_FACTOR = 10;
 const ALIAS_ALLOWANCE = 10_000;
+/** How much of the library's message an error keeps: some quote the text they stopped at. */
+const MAX_MESSAGE = 200;
 
-const TAB = 9;
-const LF = 10;
-const CR = 13;
-const SPACE = 32;
-const BANG = 33;
-const DQUOTE = 34;
-const HASH = 35;
-const PERCENT = 37;
-const AMPERSAND = 38;
-const SQUOTE = 39;
-const STAR = 42;
-const PLUS = 43;
-const COMMA = 44;
-const DASH = 45;
-const DOT = 46;
-const COLON = 58;
-const GT = 62;
-const QUESTION = 63;
-const AT = 64;
-const OPEN_BRACKET = 91;
-const BACKSLASH = 92;
-const CLOSE_BRACKET = 93;
-const BACKTICK = 96;
-const OPEN_BRACE = 123;
-const BAR = 124;
-const CLOSE_BRACE = 125;
-
-const isBlank = (code: number) => code === SPACE || code === TAB;
-const isFlowIndicator = (code: number) => code === COMMA || code === OPEN_BRACKET || code === CLOSE_BRACKET || code === OPEN_BRACE || code === CLOSE_BRACE;
+/** YAML 1.2 with the core schema; the library's duplicate-key check is replaced by a linear one (see Keys). */
+const OPTIONS = { version: '1.2', schema: 'core', uniqueKeys: false, prettyErrors: false, strict: true } as const;
 
 /** Parses one layout file. Never throws: every problem is an error with file, line and column. */
 export function parseYaml(text: string, file: string): Parsed {
   const source = new Source(file, text);
-  const reader = new Reader(text, source);
   // YAML reads a lone carriage return as a line break; editors and our positions do not.
   const carriageReturn = /\r(?!\n)/.exec(text);
   if (carriageReturn) {
     return { ok: false, errors: [configError(source.position(carriageReturn.index), '', 'a carriage return without a line feed: save the file with LF (or CRLF) line ends')] };
   }
+  const composed = compose(text, source);
+  if (!composed.ok) return composed;
+  const { doc } = composed;
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) {
+    const at = problem.pos[0];
+    return { ok: false, errors: [configError(source.position(at), fieldPath(pathTo(doc.contents, at, text.length)), libraryMessage(problem.code, problem.message))] };
+  }
+  const builder = new Builder(source);
   try {
-    const tree = reader.document();
-    return reader.errors.length > 0 ? { ok: false, errors: reader.errors } : { ok: true, tree };
+    const tree = doc.contents === null ? undefined : builder.build(doc.contents as ParsedNode);
+    return builder.errors.length > 0 ? { ok: false, errors: builder.errors } : { ok: true, tree };
   } catch (error) {
-    if (error instanceof Stop) return { ok: false, errors: [...reader.errors, error.error] };
+    if (error instanceof Stop) return { ok: false, errors: [...builder.errors, error.error] };
     throw error;
   }
 }
 
-/** A syntax error: reading stops there. */
-class Stop {
-  constructor(readonly error: QmError) {}
+type Composed = { readonly ok: true; readonly doc: Document.Parsed } | { readonly ok: false; readonly errors: readonly QmError[] };
+
+/** The library's document for `text`, once its syntax tree has been seen to hold one document no deeper than MAX_DEPTH. */
+function compose(text: string, source: Source): Composed {
+  const composer = new Composer(OPTIONS);
+  const docs: Document.Parsed[] = [];
+  let seen = 0;
+  for (const token of new Parser().parse(text)) {
+    if (token.type === 'directive' && !/^%YAML[ \t]/.test(token.source)) {
+      return refused(source, token.offset, 'only a %YAML 1.x directive may come before ---; other directives (%TAG) are not used in a layout');
+    }
+    if (token.type === 'document') {
+      seen += 1;
+      if (seen > 1) return refused(source, token.offset, 'a layout file holds one YAML document; a second one starts here (merge layouts as drop-ins in layout.d/ instead)');
+      const tooDeep = deeperThanAllowed(token);
+      if (tooDeep !== undefined) return refused(source, tooDeep, `nested deeper than ${MAX_DEPTH} levels; a layout needs six`);
+    }
+    for (const doc of composer.next(token)) docs.push(doc);
+  }
+  for (const doc of composer.end(true, text.length)) docs.push(doc);
+  return { ok: true, doc: docs[0]! };
+}
+
+function refused(source: Source, at: number, message: string): Composed {
+  return { ok: false, errors: [configError(source.position(at), '', message)] };
+}
+
+/**
+ * The offset of the first collection nested deeper than MAX_DEPTH in a document's syntax tree, if any.
+ * An explicit stack, not the library's CST.visit: that recurses, and the depth is what the input chooses.
+ */
+function deeperThanAllowed(document: CST.Document): number | undefined {
+  const stack: Array<[CST.Token, number]> = [];
+  if (document.value) stack.push([document.value, 1]);
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop()!;
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    if (depth > MAX_DEPTH) return token.type === 'flow-collection' ? token.start.offset : token.offset;
+    // Pushed last to first, so the first too-deep value in the text is the one found.
+    for (let index = token.items.length - 1; index >= 0; index -= 1) {
+      const item = token.items[index]!;
+      if (item.value) stack.push([item.value, depth + 1]);
+      if (item.key) stack.push([item.key, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/** The library's words where they would leak its API or say less than ours; otherwise its own, shortened. */
+function libraryMessage(code: string, message: string): string {
+  switch (code) {
+    case 'TAB_AS_INDENT':
+      return 'a tab in the indentation: YAML indents with spaces only';
+    case 'KEY_OVER_1024_CHARS':
+      return "a key may be at most 1024 characters long (YAML's limit)";
+    case 'TAG_RESOLVE_FAILED':
+      return 'tags (such as !!str) are not used in a layout: quote a value to make it a string';
+    case 'RESOURCE_EXHAUSTION':
+      return `nested deeper than ${MAX_DEPTH} levels; a layout needs six`;
+    default: {
+      const words = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
+      return words.charAt(0).toLowerCase() + words.slice(1);
+    }
+  }
+}
+
+/**
+ * The keys and indexes leading to the innermost value whose text holds `offset`: the field an error is in.
+ * An error at the end of the text is in every list or map still open there (an unclosed [).
+ */
+function pathTo(contents: Node | null, offset: number, textEnd: number): (string | number)[] {
+  const within = (first: unknown, last: unknown = first): boolean => {
+    const start = (first as Node | null)?.range?.[0];
+    const end = ((last ?? first) as Node | null)?.range?.[2];
+    const open = offset === textEnd && (isMap(last ?? first) || isSeq(last ?? first));
+    return start !== undefined && end !== undefined && start <= offset && (offset < end || open);
+  };
+  const path: (string | number)[] = [];
+  let node: unknown = contents;
+  for (let depth = 0; depth < MAX_DEPTH && node; depth += 1) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && within(item.key, item.value));
+      if (!pair || !isScalar(pair.key)) break;
+      path.push(String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const index = node.items.findIndex((item) => within(item));
+      if (index === -1) break;
+      path.push(index);
+      node = node.items[index];
+    } else break;
+  }
+  return path;
 }
 
 interface Anchor {
   readonly tree: Tree;
-  /** Where its & is written. */
-  readonly at: number;
   /** How many values the anchored value stands for, its own aliases expanded. */
   readonly size: number;
   /** Levels of nesting inside it. */
   readonly height: number;
-}
-
-interface Key {
-  readonly key: string;
-  readonly at: number;
-  /** False for a key in {..} written without ":" (`{a, b}`), whose value is empty. */
-  readonly colon: boolean;
 }
 
 /**
@@ -113,619 +175,119 @@ class Keys {
   }
 }
 
-type Context = 'top' | 'value' | 'item';
-
-class Reader {
-  private i = 0;
-  private lineStart = 0;
-  private depth = 0;
-  private deepest = 0;
-  /** How many [..] or {..} reading is inside. */
-  private flowLevel = 0;
+/** Builds the Tree of a composed document, in document order, so an alias finds the anchor written last before it. */
+class Builder {
   /** Values written in the text so far, and the values they stand for with aliases expanded. */
   private written = 0;
   private expanded = 0;
-  /** The keys and indexes leading to where reading is, for the field of an error. */
+  private depth = 0;
+  /** The keys and indexes leading to the value being built, for the field of an error. */
   private readonly path: (string | number)[] = [];
-  /**
-   * Each anchor name's latest definition in the text (an alias names the one written last before it), or
-   * the offset of one still being read (an alias inside it would be a loop).
-   */
-  private readonly anchors = new Map<string, Anchor | number>();
-  /** Short texts read so far, each kept once (see shared). */
+  /** Each anchor name's latest definition before the value being built, or `building` while inside it. */
+  private readonly anchors = new Map<string, Anchor | 'building'>();
+  /** Short texts read so far, each kept once: a large layout repeats state, running, enabled… per unit. */
   private readonly texts = new Map<string, string>();
-  /** Problems that do not stop reading (a duplicate key, an unknown alias). */
   readonly errors: QmError[] = [];
 
-  constructor(
-    private readonly text: string,
-    private readonly source: Source,
-  ) {
-    if (text.charCodeAt(0) === 0xfeff) this.i = this.lineStart = 1;
+  constructor(private readonly source: Source) {}
+
+  /** The tree of `node` and the height of its nesting; the depth was checked on the syntax tree, so recursion is bounded. */
+  build(node: ParsedNode): Tree {
+    return this.value(node).tree;
   }
 
-  // ——— the document ———
-
-  document(): Tree | undefined {
-    let directive = false;
-    for (;;) {
-      this.toNextContent();
-      if (this.column() !== 0 || this.code() !== PERCENT) break;
-      if (!/^%YAML[ \t]+1\.\d+[ \t]*(#.*)?$/.test(this.restOfLine())) this.fail('only a %YAML 1.x directive may come before ---; other directives (%TAG) are not used in a layout');
-      directive = true;
-      this.skipToLineEnd();
-    }
-    let tree: Tree | undefined;
-    if (this.atMarker('---')) {
-      this.i += 3;
-      tree = this.blockNode(-1, 'top', this.i - 3, true);
-    } else if (directive) {
-      this.fail('a %YAML directive must be followed by a --- line');
-    } else if (!this.eof() && !this.atMarker('...')) {
-      tree = this.blockNode(-1, 'top', this.i);
-    }
-    this.toNextContent();
-    if (this.atMarker('...')) {
-      this.i += 3;
-      this.endOfLine('"..."');
-      this.toNextContent();
-    }
-    if (this.atMarker('---') || this.atMarker('...') || (this.column() === 0 && this.code() === PERCENT)) {
-      this.fail('a layout file holds one YAML document; a second one starts here (merge layouts as drop-ins in layout.d/ instead)');
-    }
-    if (!this.eof()) this.fail(`${this.describeHere()} is not part of the document: check its indentation`);
-    return tree && this.isEmptyDocument(tree) ? undefined : tree;
-  }
-
-  /** A document that is only an empty value (a file of comments) writes nothing. */
-  private isEmptyDocument(tree: Tree): boolean {
-    return tree.kind === 'scalar' && tree.value === null && this.written === 1 && this.anchors.size === 0;
-  }
-
-  // ——— block structure ———
-
-  /**
-   * The value after a key's ":", after "- ", or at the top. `indent` is the column of the collection it
-   * belongs to (-1 at the top); `emptyAt` is where an empty value is said to be. Block collections may
-   * start on the same line only after "- " or at the top (not after "---").
-   */
-  private blockNode(indent: number, context: Context, emptyAt: number, afterMarker = false): Tree {
-    let anchor: { name: string; at: number } | undefined;
-    let belowKey = false;
-    for (;;) {
-      this.skipBlanks();
-      // The anchor may be on the key's line or on the line below it.
-      if (!anchor && this.code() === AMPERSAND) {
-        anchor = this.anchorHere();
-        continue;
-      }
-      if (!this.atLineEnd()) break;
-      this.endOfLine('the anchor');
-      this.toNextContent();
-      belowKey = true;
-      const column = this.column();
-      const listAtKeyColumn = context === 'value' && column === indent && this.atListItem();
-      if (this.eof() || this.atDocumentBoundary() || (column <= indent && !listAtKeyColumn)) return this.anchored(anchor, () => this.empty(emptyAt));
-    }
-    const blockAllowed = belowKey || context === 'item' || (context === 'top' && !afterMarker);
-    const anchorOnThisLine = anchor !== undefined && anchor.at >= this.lineStart;
-    if (belowKey && this.code(this.lineStart) === TAB) this.fail('a tab in the indentation: YAML indents with spaces only', this.lineStart);
-    if (anchor && this.code() === STAR) this.fail('an alias cannot have an anchor');
-    return this.anchored(anchor, () => this.blockContent(indent, this.column(), blockAllowed, anchorOnThisLine));
-  }
-
-  private blockContent(indent: number, column: number, blockAllowed: boolean, anchoredOnThisLine: boolean): Tree {
-    const code = this.code();
-    if (code === DASH && this.blankOrEnd(this.i + 1)) {
-      if (!blockAllowed) this.fail('a list cannot start on the line of its key: put each "- item" on a line of its own, indented under the key');
-      if (anchoredOnThisLine) this.fail('an anchor before a list on the same line: put the anchor on the line before the list');
-      this.checkIndentation();
-      return this.blockSequence(column);
-    }
-    if (code === QUESTION && this.blankOrEnd(this.i + 1)) this.fail('explicit keys ("? key") are not used in a layout: write "key: value"');
-    if (code === BAR || code === GT) return this.blockScalar(indent);
-    if (code === OPEN_BRACKET || code === OPEN_BRACE) return this.closingValue(this.flowCollection(indent), 'a [list] or {map}');
-    if (code === STAR) return this.closingValue(this.alias(), 'an alias');
-    this.refuseProperties();
-    const scalar = this.scalarOrKey(indent, false);
-    if (scalar instanceof ScalarTree) {
-      this.endOfLine('the value');
-      return scalar;
-    }
-    if (!blockAllowed) this.fail('a mapping cannot start on the line of its key: put its "key: value" pairs on lines of their own, indented under the key', scalar.at);
-    if (anchoredOnThisLine) this.fail('an anchor before a key would name the key: put the anchor on the line before the mapping', scalar.at);
-    this.checkIndentation(scalar.at);
-    return this.blockMapping(column, scalar);
-  }
-
-  /** A value that ended a line: nothing but a comment may follow, and it cannot be a key. */
-  private closingValue(tree: Tree, what: string): Tree {
-    this.skipBlanks();
-    if (this.code() === COLON) this.fail(`${what} cannot be a key: keys are names`);
-    this.endOfLine(what);
-    return tree;
-  }
-
-  private blockMapping(indent: number, first: Key): MapTree {
-    const at = first.at;
-    this.enter(at);
-    const entries: Entry[] = [];
-    const seen = new Keys();
-    for (let key: Key | undefined = first; key; key = this.nextKey(indent)) {
-      this.path.push(key.key);
-      const value = this.blockNode(indent, 'value', key.at);
-      this.path.pop();
-      this.addEntry(entries, seen, key, value);
-    }
-    this.leave();
-    return this.node(new MapTree(this.source, at, entries));
-  }
-
-  /** The next key of the mapping at `indent`, or undefined where the mapping ends. */
-  private nextKey(indent: number): Key | undefined {
-    this.toNextContent();
-    if (this.eof() || this.atDocumentBoundary()) return undefined;
-    const column = this.column();
-    if (column < indent) return undefined;
-    if (column > indent) this.fail(`this line is indented more than the keys of its mapping (column ${indent + 1}): check its indentation`);
-    this.checkIndentation();
-    const code = this.code();
-    if (code === DASH && this.blankOrEnd(this.i + 1)) this.fail('a list item where a key of the mapping was expected: indent the list under its key');
-    if (code === QUESTION && this.blankOrEnd(this.i + 1)) this.fail('explicit keys ("? key") are not used in a layout: write "key: value"');
-    if (code === OPEN_BRACKET || code === OPEN_BRACE || code === STAR || code === BAR || code === GT) this.fail('a key must be a name, not a list, map, alias or block scalar');
-    if (code === AMPERSAND || code === BANG) this.fail('anchors and tags on keys are not used in a layout');
-    const key = this.scalarOrKey(indent, false);
-    if (key instanceof ScalarTree) this.fail('expected "key: value" here (a value on a line of its own must be indented under its key)', key.at);
-    return key;
-  }
-
-  /** Adds the entry unless its key is already in the mapping: then the second is an error naming the first. */
-  private addEntry(entries: Entry[], keys: Keys, key: Key, value: Tree): void {
-    const first = keys.first(entries, key.key);
-    if (first !== undefined) {
-      const line = this.source.position(first.at).line;
-      this.note(`${quote(key.key)} appears twice in this map (first on line ${line}); a key may appear once in a file`, key.at, key.key);
-      return;
-    }
-    const entry = new Entry(this.source, key.at, key.key, value);
-    entries.push(entry);
-    keys.add(entries, entry);
-  }
-
-  private blockSequence(indent: number): SeqTree {
-    const at = this.i;
-    this.enter(at);
-    const items: Tree[] = [];
-    for (;;) {
-      const dash = this.i;
-      this.i += 1;
-      this.path.push(items.length);
-      items.push(this.blockNode(indent, 'item', dash));
-      this.path.pop();
-      this.toNextContent();
-      if (this.eof() || this.atDocumentBoundary() || this.column() !== indent) {
-        if (!this.eof() && this.column() > indent && !this.atDocumentBoundary()) this.fail(`this line is indented more than the items of its list (column ${indent + 1}): check its indentation`);
-        break;
-      }
-      this.checkIndentation();
-      if (!this.atListItem()) break;
-    }
-    this.leave();
-    return this.node(new SeqTree(this.source, at, items));
-  }
-
-  /**
-   * A scalar, or a key when ": " follows it on its line (with the ":" consumed). A value may go on over
-   * the following lines indented more than `indent`; a key may not.
-   */
-  private scalarOrKey(indent: number, flow: boolean): ScalarTree | Key {
-    const at = this.i;
-    const code = this.code();
-    if (code === DQUOTE || code === SQUOTE) {
-      const line = this.lineStart;
-      const value = this.quoted(indent);
-      const end = this.i;
-      this.skipBlanks();
-      if (this.code() === COLON && (flow || this.blankOrEnd(this.i + 1))) {
-        if (this.lineStart !== line) this.fail('a key must be on one line', at);
-        return this.key(value, at, end);
-      }
-      this.i = end;
-      return this.node(new ScalarTree(this.source, at, value));
-    }
-    const next = this.code(this.i + 1);
-    const indicator = this.blankOrEnd(this.i + 1) || (flow && isFlowIndicator(next));
-    if (code === COLON && indicator) this.fail('a key is missing before this ":"');
-    if (code === QUESTION && indicator) this.fail('explicit keys ("? key") are not used in a layout: write "key: value"');
-    if (code === DASH && indicator) this.fail('a list item ("- ") cannot be inside [..] or {..}: separate items with ","');
-    if (code === COMMA || code === CLOSE_BRACKET || code === CLOSE_BRACE || code === HASH || code === PERCENT || code === AT || code === BACKTICK || code === BAR || code === GT) {
-      this.fail(`a plain value cannot start with "${String.fromCharCode(code)}": quote it`);
-    }
-    const line = this.plainLine(at, flow);
-    if (line.colon) {
-      this.i = line.end;
-      this.skipBlanks();
-      return this.key(this.shared(this.text.slice(at, line.end)), at, line.end);
-    }
-    return this.plainScalar(at, line.end, indent, flow);
-  }
-
-  /** A key whose ":" is at `i`. Keys count as written values, as they are written. */
-  private key(key: string, at: number, end: number): Key {
-    if (end - at > MAX_KEY_LENGTH) this.fail(`a key may be at most ${MAX_KEY_LENGTH} characters long (YAML's limit); this one is ${end - at}`, at);
-    if (key === '' || key === '~' || /^(null|Null|NULL)$/.test(key)) this.fail('a key must be a name, not empty', at);
-    this.i += 1; // the ":"
+  private value(node: ParsedNode): { tree: Tree; height: number } {
+    if (isAlias(node)) return this.alias(node.source, node.range[0]);
+    const at = node.range[0];
+    if (node.tag !== undefined) this.note('tags (such as !!str) are not used in a layout: quote a value to make it a string', at);
+    const anchor = node.anchor;
+    if (anchor !== undefined) this.anchors.set(anchor, 'building');
+    const expandedBefore = this.expanded;
     this.written += 1;
     this.expanded += 1;
-    return { key, at, colon: true };
+    this.depth += 1;
+    const built = isMap(node) ? this.map(node.items, at) : isSeq(node) ? this.seq(node.items as ParsedNode[], at) : this.scalar(node.value, at);
+    this.depth -= 1;
+    if (anchor !== undefined) this.anchors.set(anchor, { tree: built.tree, size: this.expanded - expandedBefore, height: built.height });
+    return built;
   }
 
-  // ——— scalars ———
-
-  /** Where a plain scalar's text on this line ends (before trailing blanks), and whether ": " ends it. */
-  private plainLine(from: number, flow: boolean): { end: number; colon: boolean } {
-    let index = from;
-    for (;;) {
-      const code = this.text.charCodeAt(index);
-      if (Number.isNaN(code) || code === LF || (code === CR && this.text.charCodeAt(index + 1) === LF)) break;
-      if (code === COLON) {
-        const next = this.text.charCodeAt(index + 1);
-        if (this.blankOrEnd(index + 1) || (flow && isFlowIndicator(next))) return { end: this.trimEnd(from, index), colon: true };
-      } else if (code === HASH && index > from && isBlank(this.text.charCodeAt(index - 1))) {
-        break;
-      } else if (flow && isFlowIndicator(code)) {
-        break;
-      }
-      index += 1;
-    }
-    return { end: this.trimEnd(from, index), colon: false };
-  }
-
-  private trimEnd(from: number, end: number): number {
-    while (end > from && isBlank(this.text.charCodeAt(end - 1))) end -= 1;
-    return end;
-  }
-
-  /** A plain scalar whose first line ends at `end`, folded with the lines that go on with it. */
-  private plainScalar(at: number, end: number, indent: number, flow: boolean): ScalarTree {
-    let value = this.text.slice(at, end);
-    this.i = end;
-    for (;;) {
-      const [resume, resumeLine] = [this.i, this.lineStart];
-      this.skipBlanks();
-      if (!this.atBreak()) {
-        this.i = resume;
-        break;
-      }
-      let breaks = 0;
-      while (this.atBreak()) {
-        this.newline();
-        breaks += 1;
-        this.skipBlanks();
-      }
-      const column = this.indentation();
-      const code = this.code();
-      const ends = this.eof() || this.atDocumentBoundary() || code === HASH || column <= indent || (flow && isFlowIndicator(code));
-      const line = ends ? undefined : this.plainLine(this.i, flow);
-      if (line === undefined || line.end === this.i) {
-        [this.i, this.lineStart] = [resume, resumeLine];
-        break;
-      }
-      if (line.colon) this.fail('a value going on over several lines cannot hold ": "; is this a key indented too far, or a value to quote?');
-      value += breaks === 1 ? ' ' : '\n'.repeat(breaks - 1);
-      value += this.text.slice(this.i, line.end);
-      this.i = line.end;
-    }
-    const resolved = plainValue(value);
-    return this.node(new ScalarTree(this.source, at, typeof resolved === 'string' ? this.shared(resolved) : resolved));
-  }
-
-  /** A 'single' or "double" quoted scalar's value; lines after the first must be indented more than `indent`. */
-  private quoted(indent: number): string {
-    const at = this.i;
-    const quoteCode = this.code();
-    this.i += 1;
-    let value = '';
-    let from = this.i;
-    for (;;) {
-      const code = this.code();
-      if (Number.isNaN(code)) this.fail(`this ${quoteCode === DQUOTE ? 'double' : 'single'}-quoted value is never closed`, at);
-      if (code === quoteCode) {
-        if (code === SQUOTE && this.text.charCodeAt(this.i + 1) === SQUOTE) {
-          value += this.text.slice(from, this.i + 1);
-          this.i += 2;
-          from = this.i;
-          continue;
-        }
-        value += this.text.slice(from, this.i);
-        this.i += 1;
-        return value;
-      }
-      if (code === BACKSLASH && quoteCode === DQUOTE) {
-        value += this.text.slice(from, this.i) + this.escape(indent);
-        from = this.i;
-        continue;
-      }
-      if (isBlank(code) || this.atBreak()) {
-        const blanks = this.i;
-        this.skipBlanks();
-        if (!this.atBreak()) continue;
-        value += this.text.slice(from, blanks);
-        value += this.foldBreaks(indent);
-        from = this.i;
-        continue;
-      }
-      this.i += 1;
-    }
-  }
-
-  /** Line breaks inside a quoted scalar: one is a space, more are one newline fewer. Leaves `i` on the next text. */
-  private foldBreaks(indent: number): string {
-    let breaks = 0;
-    while (this.atBreak()) {
-      this.newline();
-      breaks += 1;
-      this.skipBlanks();
-    }
-    if (this.atDocumentBoundary()) this.fail('a document marker inside a quoted value: is a closing quote missing?');
-    if (!this.eof() && this.indentation() <= indent) this.fail('a quoted value going on over several lines must be indented more than its key');
-    return breaks === 1 ? ' ' : '\n'.repeat(breaks - 1);
-  }
-
-  private escape(indent: number): string {
-    const at = this.i;
-    const next = this.text[this.i + 1];
-    if (next === '\n' || (next === '\r' && this.text[this.i + 2] === '\n')) {
-      // An escaped line break joins the lines with nothing between them.
-      this.i += 1;
-      this.newline();
-      this.skipBlanks();
-      if (!this.eof() && !this.atBreak() && this.indentation() <= indent) this.fail('a quoted value going on over several lines must be indented more than its key');
-      return '';
-    }
-    const simple = next === undefined ? undefined : ESCAPES[next];
-    if (simple !== undefined) {
-      this.i += 2;
-      return simple;
-    }
-    const digits = next === 'x' ? 2 : next === 'u' ? 4 : next === 'U' ? 8 : 0;
-    const hex = this.text.slice(this.i + 2, this.i + 2 + digits);
-    const codePoint = digits > 0 && hex.length === digits && /^[0-9a-fA-F]+$/.test(hex) ? parseInt(hex, 16) : NaN;
-    if (codePoint <= 0x10ffff) {
-      this.i += 2 + digits;
-      return String.fromCodePoint(codePoint);
-    }
-    return this.fail(`${quote(this.text.slice(at, at + 2 + digits))} is not an escape YAML knows`, at);
-  }
-
-  /** A literal (|) or folded (>) block scalar whose lines are indented more than `indent`. */
-  private blockScalar(indent: number): ScalarTree {
-    const at = this.i;
-    const folded = this.code() === GT;
-    this.i += 1;
-    let explicit = 0;
-    let chomp: 'clip' | 'strip' | 'keep' = 'clip';
-    for (let index = 0; index < 2; index += 1) {
-      const code = this.code();
-      if (code >= 49 && code <= 57 && explicit === 0) explicit = code - 48;
-      else if ((code === DASH || code === PLUS) && chomp === 'clip') chomp = code === DASH ? 'strip' : 'keep';
-      else break;
-      this.i += 1;
-    }
-    this.endOfLine('the block scalar header');
-    const lines = this.blockScalarLines(indent, explicit, at);
-    return this.node(new ScalarTree(this.source, at, foldBlockScalar(lines.lines, lines.contentIndent, folded, chomp)));
-  }
-
-  /** The lines of a block scalar, each as [spaces before it, text after them], and the indentation they share. */
-  private blockScalarLines(indent: number, explicit: number, at: number): { lines: Array<[number, string]>; contentIndent: number } {
-    const lines: Array<[number, string]> = [];
-    let contentIndent = explicit > 0 ? Math.max(indent, 0) + explicit : -1;
-    let leadingSpaces = 0;
-    let endedWithBreak = false;
-    if (this.atBreak()) this.newline();
-    else return { lines, contentIndent: Math.max(contentIndent, 0) };
-    while (!this.eof()) {
-      const start = this.i;
-      let spaces = 0;
-      while (this.text.charCodeAt(start + spaces) === SPACE) spaces += 1;
-      let end = start + spaces;
-      while (!Number.isNaN(this.text.charCodeAt(end)) && !this.isBreakAt(end)) end += 1;
-      const text = this.text.slice(start + spaces, end);
-      if (text !== '') {
-        if (contentIndent < 0) {
-          if (spaces <= indent) break;
-          if (leadingSpaces > spaces) this.fail('a block scalar whose first lines are blank but indented more than its text needs an indentation indicator (|2)', at);
-          contentIndent = spaces;
-        }
-        if (spaces < contentIndent) break;
-        if (spaces === 0 && this.atDocumentBoundary()) break;
-      } else {
-        leadingSpaces = contentIndent < 0 ? Math.max(leadingSpaces, spaces) : leadingSpaces;
-      }
-      this.i = end;
-      endedWithBreak = this.atBreak();
-      // Blanks that end the file without a line break are not a line of the scalar.
-      if (text === '' && !endedWithBreak) break;
-      lines.push([spaces, text]);
-      if (endedWithBreak) this.newline();
-    }
-    // What follows the last line break is a line too (empty), as YAML counts the breaks a | or > keeps.
-    if (endedWithBreak) lines.push([0, '']);
-    return { lines, contentIndent: contentIndent < 0 ? Math.max(leadingSpaces, indent + 1, 0) : contentIndent };
-  }
-
-  // ——— flow collections ———
-
-  /** [..] or {..}, perhaps across lines, each indented more than `indent` (the closing bracket at least as much). */
-  private flowCollection(indent: number): Tree {
-    const at = this.i;
-    const isMap = this.code() === OPEN_BRACE;
-    const close = isMap ? CLOSE_BRACE : CLOSE_BRACKET;
-    this.enter(at);
-    this.flowLevel += 1;
-    this.i += 1;
+  private map(pairs: readonly { key: unknown; value: unknown }[], at: number): { tree: Tree; height: number } {
     const entries: Entry[] = [];
-    const seen = new Keys();
+    const keys = new Keys();
+    let height = 1;
+    for (const pair of pairs) {
+      const key = pair.key as ParsedNode | null;
+      const keyAt = key?.range[0] ?? at;
+      if (!isScalar(key) || key.value === null || key.value === '') {
+        this.fail(isAlias(key) || isMap(key) || isSeq(key) ? 'a key must be a name, not a list, map or alias' : 'a key must be a name, not empty', keyAt);
+      }
+      if (key.tag !== undefined) this.note('tags (such as !!str) are not used in a layout: quote a value to make it a string', keyAt);
+      const name = this.shared(typeof key.value === 'string' ? key.value : (key.source ?? String(key.value)));
+      if (key.anchor !== undefined) this.anchors.set(key.anchor, { tree: new ScalarTree(this.source, keyAt, name), size: 1, height: 0 });
+      const first = keys.first(entries, name);
+      if (first) {
+        const { line } = first.pos;
+        this.note(`${quote(name)} appears twice in this map (first on line ${line}); a key may appear once in a file`, keyAt, name);
+      }
+      this.path.push(name);
+      const value = pair.value as ParsedNode | null;
+      const built = value === null ? this.empty(keyAt) : this.value(value);
+      this.path.pop();
+      const entry = new Entry(this.source, keyAt, name, built.tree);
+      if (!first) {
+        entries.push(entry);
+        keys.add(entries, entry);
+      }
+      height = Math.max(height, built.height + 1);
+    }
+    return { tree: new MapTree(this.source, at, entries), height };
+  }
+
+  private seq(nodes: readonly (ParsedNode | null)[], at: number): { tree: Tree; height: number } {
     const items: Tree[] = [];
-    for (let count = 0; ; count += 1) {
-      this.flowSpace(indent, at);
-      if (this.code() === close) break;
-      if (this.code() === COMMA) this.fail(count === 0 ? 'a "," before the first entry' : 'two "," with no entry between them');
-      if (isMap) {
-        const key = this.flowKey(indent);
-        this.path.push(key.key);
-        let value: Tree;
-        if (key.colon) {
-          this.flowSpace(indent, at);
-          value = this.code() === COMMA || this.code() === close ? this.empty(key.at) : this.flowNode(indent);
-        } else {
-          value = this.empty(key.at);
-        }
-        this.path.pop();
-        this.addEntry(entries, seen, key, value);
-      } else {
-        this.path.push(items.length);
-        items.push(this.flowNode(indent));
-        this.path.pop();
-        this.flowSpace(indent, at);
-        if (this.code() === COLON) this.fail('"key: value" inside [..]: write it as {key: value}');
-      }
-      this.flowSpace(indent, at);
-      if (this.code() === COMMA) {
-        this.i += 1;
-        continue;
-      }
-      if (this.code() === close) break;
-      this.fail(`expected "," or "${String.fromCharCode(close)}" here`);
+    let height = 1;
+    for (const [index, node] of nodes.entries()) {
+      this.path.push(index);
+      const built = node === null ? this.empty(at) : this.value(node);
+      this.path.pop();
+      items.push(built.tree);
+      height = Math.max(height, built.height + 1);
     }
-    this.i += 1;
-    this.flowLevel -= 1;
-    this.leave();
-    return this.node(isMap ? new MapTree(this.source, at, entries) : new SeqTree(this.source, at, items));
+    return { tree: new SeqTree(this.source, at, items), height };
   }
 
-  /** A key in {..}, with or without a ":" after it (its ":" consumed). */
-  private flowKey(indent: number): Key {
-    const code = this.code();
-    if (code === QUESTION && this.blankOrEnd(this.i + 1)) this.fail('explicit keys ("? key") are not used in a layout: write "key: value"');
-    if (code === OPEN_BRACKET || code === OPEN_BRACE || code === STAR) this.fail('a key must be a name, not a list, map or alias');
-    if (code === AMPERSAND || code === BANG) this.fail('anchors and tags on keys are not used in a layout');
-    const scalar = this.scalarOrKey(indent, true);
-    if (!(scalar instanceof ScalarTree)) return scalar;
-    // A key with no ":" after it (`{a, b}`): its value is empty. The key is the text as written.
-    if (scalar.value === null || scalar.value === '') this.fail('a key must be a name, not empty', scalar.at);
-    const key = typeof scalar.value === 'string' ? scalar.value : this.text.slice(scalar.at, this.trimEnd(scalar.at, this.i));
-    return { key, at: scalar.at, colon: false };
+  private scalar(value: unknown, at: number): { tree: Tree; height: number } {
+    const plain = typeof value === 'string' ? this.shared(value) : typeof value === 'number' || typeof value === 'boolean' ? value : null;
+    return { tree: new ScalarTree(this.source, at, plain), height: 0 };
   }
 
-  private flowNode(indent: number): Tree {
-    const anchor = this.anchorHere();
-    if (anchor) this.flowSpace(indent, anchor.at);
-    return this.anchored(anchor, () => {
-      const code = this.code();
-      if (anchor && (code === COMMA || this.closesFlow())) return this.empty(anchor.at);
-      if (anchor && code === STAR) this.fail('an alias cannot have an anchor');
-      if (code === OPEN_BRACKET || code === OPEN_BRACE) return this.flowCollection(indent);
-      if (code === STAR) return this.alias();
-      if (code === BAR || code === GT) this.fail('a block scalar (| or >) cannot be inside [..] or {..}');
-      this.refuseProperties();
-      const scalar = this.scalarOrKey(indent, true);
-      if (!(scalar instanceof ScalarTree)) this.fail('"key: value" inside [..]: write it as {key: value}', scalar.at);
-      return scalar;
-    });
-  }
-
-  /** Blanks, comments and line breaks inside [..] or {..}; a line's first text must be indented more than `indent`. */
-  private flowSpace(indent: number, openAt: number): void {
-    const line = this.lineStart;
-    this.toNextContent();
-    if (this.eof()) this.fail(`this "${this.text[openAt]}" is never closed`, openAt);
-    if (this.lineStart === line) return;
-    if (this.atDocumentBoundary()) this.fail(`this "${this.text[openAt]}" is never closed before the document ends`, openAt);
-    const column = this.indentation();
-    // Only the outermost closing bracket may stand at its key's column.
-    if (column < indent || (column === indent && !(this.closesFlow() && this.flowLevel === 1))) this.fail('a line inside [..] or {..} must be indented more than its key');
-  }
-
-  private closesFlow(): boolean {
-    return this.code() === CLOSE_BRACKET || this.code() === CLOSE_BRACE;
-  }
-
-  // ——— anchors and aliases ———
-
-  private anchorHere(): { name: string; at: number } | undefined {
-    if (this.code() !== AMPERSAND) return undefined;
-    const at = this.i;
-    this.i += 1;
-    const name = this.anchorName();
-    if (name === '') this.fail('an anchor needs a name after "&"', at);
-    if (name.endsWith(':')) this.fail('an anchor name ending in ":" is ambiguous', at);
-    const next = this.code();
-    if (!this.blankOrEnd(this.i) && next !== COMMA && next !== CLOSE_BRACKET && next !== CLOSE_BRACE) this.fail('an anchor must be followed by a blank');
-    this.skipBlanks();
-    if (this.code() === AMPERSAND) this.fail('a value can have one anchor');
-    return { name, at };
-  }
-
-  private anchorName(): string {
-    const start = this.i;
-    for (;;) {
-      const code = this.code();
-      if (Number.isNaN(code) || isBlank(code) || isFlowIndicator(code) || this.atBreak()) break;
-      this.i += 1;
-    }
-    return this.text.slice(start, this.i);
-  }
-
-  /** Reads the value an anchor names, keeping its size and height for the aliases that use it. */
-  private anchored(anchor: { name: string; at: number } | undefined, read: () => Tree): Tree {
-    if (!anchor) return read();
-    this.anchors.set(anchor.name, anchor.at);
-    const [expanded, deepest] = [this.expanded, this.deepest];
-    this.deepest = this.depth;
-    const tree = read();
-    const height = this.deepest - this.depth;
-    this.deepest = Math.max(deepest, this.deepest);
-    // A definition of the same name inside this value comes later in the text: it stays the one aliases name.
-    const current = this.anchors.get(anchor.name);
-    if (current === anchor.at) this.anchors.set(anchor.name, { tree, size: this.expanded - expanded, height, at: anchor.at });
-    return tree;
+  private empty(at: number): { tree: Tree; height: number } {
+    this.written += 1;
+    this.expanded += 1;
+    return { tree: new ScalarTree(this.source, at, null), height: 0 };
   }
 
   /** The value an alias names: the same tree (a scalar gets the alias's position, for errors about its use). */
-  private alias(): Tree {
-    const at = this.i;
-    this.i += 1;
-    const name = this.anchorName();
-    if (name === '') this.fail('an alias needs a name after "*"', at);
+  private alias(name: string, at: number): { tree: Tree; height: number } {
     const anchor = this.anchors.get(name);
     this.written += 1;
-    if (anchor === undefined || typeof anchor === 'number') {
-      const shown = shorten(name);
-      this.note(anchor !== undefined ? `alias *${shown} is inside the value its anchor &${shown} names` : `alias *${shown} has no anchor &${shown} before it`, at);
+    const shown = shorten(name);
+    if (anchor === undefined || anchor === 'building') {
+      this.note(anchor ? `alias *${shown} is inside the value its anchor &${shown} names` : `alias *${shown} has no anchor &${shown} before it`, at);
       this.expanded += 1;
-      return new ScalarTree(this.source, at, null);
+      return { tree: new ScalarTree(this.source, at, null), height: 0 };
     }
     this.expanded += anchor.size;
     const limit = ALIAS_FACTOR * this.written + ALIAS_ALLOWANCE;
     if (this.expanded > limit) {
       this.fail(`aliases would expand to more than ${limit.toLocaleString('en')} values, ${ALIAS_FACTOR} times what the file writes plus ${ALIAS_ALLOWANCE.toLocaleString('en')}; is this an alias bomb?`, at);
     }
-    if (this.depth + anchor.height > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels through alias *${shorten(name)}`, at);
-    this.deepest = Math.max(this.deepest, this.depth + anchor.height);
+    if (this.depth + 1 + anchor.height > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels through alias *${shown}`, at);
     const tree = anchor.tree;
-    return tree.kind === 'scalar' ? new ScalarTree(this.source, at, tree.value) : tree;
+    return { tree: tree.kind === 'scalar' ? new ScalarTree(this.source, at, tree.value) : tree, height: anchor.height };
   }
 
-  private refuseProperties(): void {
-    if (this.code() === BANG) this.fail('tags (such as !!str) are not used in a layout: quote a value to make it a string');
-    if (this.code() === AMPERSAND) this.fail('a value can have one anchor');
-  }
-
-  // ——— bookkeeping ———
-
-  /** One string for each short text written more than once (state, running, enabled …): a large layout repeats them per unit. */
   private shared(text: string): string {
     if (text.length > 24) return text;
     const known = this.texts.get(text);
@@ -734,219 +296,17 @@ class Reader {
     return text;
   }
 
-  private node<T extends Tree>(tree: T): T {
-    this.written += 1;
-    this.expanded += 1;
-    return tree;
-  }
-
-  private empty(at: number): ScalarTree {
-    return this.node(new ScalarTree(this.source, at, null));
-  }
-
-  private enter(at: number): void {
-    this.depth += 1;
-    if (this.depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels; a layout needs six`, at);
-    this.deepest = Math.max(this.deepest, this.depth);
-  }
-
-  private leave(): void {
-    this.depth -= 1;
-  }
-
-  private fail(message: string, at = this.i): never {
-    throw new Stop(configError(this.source.position(at), fieldPath(this.path), message));
-  }
-
   private note(message: string, at: number, last?: string): void {
     this.errors.push(configError(this.source.position(at), fieldPath(last === undefined ? this.path : [...this.path, last]), message));
   }
 
-  // ——— characters and lines ———
-
-  private code(at = this.i): number {
-    return this.text.charCodeAt(at);
-  }
-
-  private eof(): boolean {
-    return this.i >= this.text.length;
-  }
-
-  private isBreakAt(at: number): boolean {
-    const code = this.text.charCodeAt(at);
-    return code === LF || (code === CR && this.text.charCodeAt(at + 1) === LF);
-  }
-
-  private atBreak(): boolean {
-    return this.isBreakAt(this.i);
-  }
-
-  /** A blank, a line break or the end of the text at `at`. */
-  private blankOrEnd(at: number): boolean {
-    return at >= this.text.length || isBlank(this.text.charCodeAt(at)) || this.isBreakAt(at);
-  }
-
-  private newline(): void {
-    this.i += this.code() === CR ? 2 : 1;
-    this.lineStart = this.i;
-  }
-
-  private column(): number {
-    return this.i - this.lineStart;
-  }
-
-  /** Spaces at the start of the current line. */
-  private indentation(): number {
-    let spaces = 0;
-    while (this.text.charCodeAt(this.lineStart + spaces) === SPACE) spaces += 1;
-    return spaces;
-  }
-
-  private skipBlanks(): void {
-    while (isBlank(this.code())) this.i += 1;
-  }
-
-  private skipToLineEnd(): void {
-    while (!this.eof() && !this.atBreak()) this.i += 1;
-  }
-
-  private restOfLine(): string {
-    const start = this.i;
-    let end = start;
-    while (end < this.text.length && !this.isBreakAt(end)) end += 1;
-    return this.text.slice(start, end);
-  }
-
-  /** True at a line break, the end of the text, or a comment. */
-  private atLineEnd(): boolean {
-    return this.eof() || this.atBreak() || (this.code() === HASH && (this.i === this.lineStart || isBlank(this.code(this.i - 1))));
-  }
-
-  /** After `what`, only blanks and a comment may follow on its line. */
-  private endOfLine(what: string): void {
-    this.skipBlanks();
-    if (this.code() === HASH && this.i > this.lineStart && !isBlank(this.code(this.i - 1))) this.fail('a comment needs a blank before "#"');
-    if (!this.atLineEnd()) this.fail(`${this.describeHere()} after ${what}: one value per key, and a key's mapping goes on the lines below it`);
-    this.skipToLineEnd();
-  }
-
-  /** Moves over blanks, comments and line breaks to the next text (or the end). */
-  private toNextContent(): void {
-    for (;;) {
-      this.skipBlanks();
-      if (this.code() === HASH && (this.i === this.lineStart || isBlank(this.code(this.i - 1)))) this.skipToLineEnd();
-      if (!this.atBreak()) return;
-      this.newline();
-    }
-  }
-
-  /** A block collection whose line starts with a tab before it: YAML indents with spaces only. */
-  private checkIndentation(until = this.i): void {
-    for (let at = this.lineStart; at < until; at += 1) {
-      if (this.text.charCodeAt(at) === TAB) this.fail('a tab in the indentation: YAML indents with spaces only', at);
-    }
-  }
-
-  private atListItem(): boolean {
-    return this.code() === DASH && this.blankOrEnd(this.i + 1);
-  }
-
-  /** `---` or `...` at the start of a line, followed by a blank or the line end. */
-  private atMarker(marker: '---' | '...'): boolean {
-    const code = marker === '---' ? DASH : DOT;
-    return this.i === this.lineStart && this.code() === code && this.code(this.i + 1) === code && this.code(this.i + 2) === code && this.blankOrEnd(this.i + 3);
-  }
-
-  private atDocumentBoundary(): boolean {
-    return this.atMarker('---') || this.atMarker('...');
-  }
-
-  private describeHere(): string {
-    if (this.eof()) return 'the end of the file';
-    return quote(this.restOfLine().trim());
+  /** An error that stops building: what follows would only repeat it. */
+  private fail(message: string, at: number): never {
+    throw new Stop(configError(this.source.position(at), fieldPath(this.path), message));
   }
 }
 
-const ESCAPES: Readonly<Record<string, string>> = {
-  '0': '\0',
-  a: '\x07',
-  b: '\b',
-  t: '\t',
-  '\t': '\t',
-  n: '\n',
-  v: '\v',
-  f: '\f',
-  r: '\r',
-  e: '\x1b',
-  ' ': ' ',
-  '"': '"',
-  '/': '/',
-  '\\': '\\',
-  N: '\u0085',
-  _: '\u00a0',
-  L: '\u2028',
-  P: '\u2029',
-};
-
-/** A plain scalar by YAML 1.2's core schema. */
-function plainValue(text: string): string | number | boolean | null {
-  if (text === '' || text === '~' || text === 'null' || text === 'Null' || text === 'NULL') return null;
-  if (text === 'true' || text === 'True' || text === 'TRUE') return true;
-  if (text === 'false' || text === 'False' || text === 'FALSE') return false;
-  const first = text.charCodeAt(0);
-  // Only text that starts like a number can be one; the rest stays a string without a regular expression run.
-  if (!((first >= 48 && first <= 57) || first === DASH || first === PLUS || first === DOT)) return text;
-  if (/^[-+]?[0-9]+$/.test(text)) return parseInt(text, 10);
-  if (/^0o[0-7]+$/.test(text)) return parseInt(text.slice(2), 8);
-  if (/^0x[0-9a-fA-F]+$/.test(text)) return parseInt(text.slice(2), 16);
-  if (/^[-+]?\.(inf|Inf|INF)$/.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
-  if (/^\.(nan|NaN|NAN)$/.test(text)) return NaN;
-  if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(text)) return parseFloat(text);
-  return text;
-}
-
-/** A block scalar's value from its lines, as YAML folds (>) or keeps (|) them and chomps its trailing breaks. */
-function foldBlockScalar(lines: ReadonlyArray<[number, string]>, contentIndent: number, folded: boolean, chomp: 'clip' | 'strip' | 'keep'): string {
-  let end = lines.length;
-  while (end > 0 && lines[end - 1]![1] === '') end -= 1;
-  if (end === 0) return chomp === 'keep' && lines.length > 0 ? '\n'.repeat(Math.max(1, lines.length - 1)) : '';
-  // Trailing blank lines indented more than the text belong to it.
-  let chompStart = end;
-  for (let index = lines.length - 1; index >= end; index -= 1) {
-    if (lines[index]![0] > contentIndent) {
-      chompStart = index + 1;
-      break;
-    }
-  }
-  let value = '';
-  // Blank lines before the text are kept as they are, folded or not.
-  let first = 0;
-  for (; lines[first]![1] === ''; first += 1) value += `${' '.repeat(Math.max(0, lines[first]![0] - contentIndent))}\n`;
-  let separator = '';
-  let previousMoreIndented = false;
-  for (let index = first; index < chompStart; index += 1) {
-    const [spaces, text] = lines[index]!;
-    const extra = ' '.repeat(Math.max(0, spaces - contentIndent));
-    if (!folded) {
-      value += separator + extra + text;
-      separator = '\n';
-    } else if (spaces > contentIndent || text.startsWith('\t')) {
-      if (separator === ' ') separator = '\n';
-      else if (!previousMoreIndented && separator === '\n') separator = '\n\n';
-      value += separator + extra + text;
-      separator = '\n';
-      previousMoreIndented = true;
-    } else if (text === '') {
-      if (separator === '\n') value += '\n';
-      else separator = '\n';
-    } else {
-      value += separator + text;
-      separator = ' ';
-      previousMoreIndented = false;
-    }
-  }
-  if (chomp === 'strip') return value;
-  if (chomp === 'clip') return `${value}\n`;
-  for (let index = chompStart; index < lines.length; index += 1) value += `\n${' '.repeat(Math.max(0, lines[index]![0] - contentIndent))}`;
-  return value.endsWith('\n') ? value : `${value}\n`;
+/** A problem that ends the build; parseYaml turns it into the file's errors. */
+class Stop {
+  constructor(readonly error: QmError) {}
 }

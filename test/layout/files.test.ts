@@ -53,11 +53,11 @@ test('a directory named like a drop-in is refused by name', async (t) => {
 
 test('a layout file over the size limit is refused with the limit named, without reading it', async (t) => {
   const dir = await layoutDir(t);
-  t.is(MAX_LAYOUT_FILE_BYTES, 16 * 1024 * 1024);
+  t.is(MAX_LAYOUT_FILE_BYTES, 4 * 1024 * 1024);
   await writeFile(join(dir, 'layout.yaml'), '');
   await truncate(join(dir, 'layout.yaml'), MAX_LAYOUT_FILE_BYTES + 1); // sparse: instant, and all zero bytes
   t.deepEqual(await loadErrors([dir]), [
-    `${join(dir, 'layout.yaml')}: cannot read the layout: it is 16777217 bytes, over the limit of 16777216 bytes (16 MiB) for one file`,
+    `${join(dir, 'layout.yaml')}: cannot read the layout: it is 4194305 bytes, over the limit of 4194304 bytes (4 MiB) for one file`,
   ]);
 });
 
