@@ -71,7 +71,7 @@ export function parseCopy(source: string, destination: string, container = qmCon
 
 /** Copies a file or directory between the host and QM. */
 export async function copyWithQm(ends: CopyEnds, container = qmContainer): Promise<CopyEnds> {
-  if (ends.direction === 'into-qm' && !(await exists(ends.source))) throw new QmError('io', `${ends.source} does not exist`, { file: ends.source });
+  if (ends.direction === 'into-qm' && !(await exists(ends.source))) throw new QmError('io', 'no such file or directory', { file: ends.source });
   await requireQmRunning(container);
   const result = await run(['podman', 'cp', ends.source, ends.destination]);
   if (result.code !== 0) throw new QmError('io', `copying ${ends.source} to ${ends.destination} failed: ${result.stderr.trim()}`);

@@ -42,7 +42,7 @@ export async function writeFileAtomic(path: string, content: string | Uint8Array
     await syncDirectory(directory);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw new QmError('io', `cannot write ${path}: ${(error as Error).message}`, { file: path }, { cause: error });
+    throw new QmError('io', `cannot write it: ${(error as Error).message}`, { file: path }, { cause: error });
   }
   return existing === undefined ? 'created' : 'replaced';
 }

@@ -46,7 +46,7 @@ export function parseUnitFile(text: string): Record<string, Record<string, strin
 /** qm.container and its drop-ins in the order quadlet applies them. */
 export async function containerConfig(): Promise<UnitFileView[]> {
   const text = await readFile(quadletFile, 'utf8').catch(() => undefined);
-  if (text === undefined) throw new QmError('io', `${quadletFile} is not installed; run qmctl setup`, { file: quadletFile });
+  if (text === undefined) throw new QmError('io', 'not installed; run qmctl setup', { file: quadletFile });
   const dropIns: string[] = [];
   const byName = new Map<string, string>();
   for (const dir of [vendorDropInDir, adminDropInDir]) {

@@ -113,3 +113,14 @@ test('waits beyond Node\'s timer limit (2^31-1 ms) are refused before anything i
   t.is(wait.code, 2);
   t.is(wait.stderr, 'qmctl apply: --wait-offline takes a number of seconds ≥ 0 up to 2147483 (about 24.8 days, the longest a timer can wait), not "2147484"\n');
 });
+
+test('partition commands name a file once in their errors (it leads the line; the message does not repeat it)', async (t) => {
+  const missing = `/nonexistent-${process.pid}/file`;
+  const copy = await qmctl(['cp', missing, 'qm:/tmp']);
+  t.is(copy.code, 1);
+  t.is(copy.stderr, `qmctl cp: ${missing}: no such file or directory\n`);
+  const show = await qmctl(['show', 'container']);
+  t.is(show.code, 1);
+  // This machine has no QM installed; if it had, the command would print the unit instead.
+  t.is(show.stderr.split('/usr/share/containers/systemd/qm.container').length, 2, show.stderr);
+});
