@@ -6,6 +6,7 @@
 // bundled apart and embedded compressed, as a string: a short string literal costs next to nothing
 // to scan, and it is unpacked and compiled the first time a command imports one of them.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { chmod } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { brotliCompressSync } from 'node:zlib';
@@ -100,4 +101,12 @@ await build({
   },
 });
 await chmod(outfile, 0o755);
+}
+
+// qm-probe: the static C program `qmctl check` copies into QM and runs there and in a nested container whose root
+// holds nothing else (check/qm-probe.c). Static, so it needs no libc from the QM rootfs or an image.
+const probe = spawnSync('gcc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', 'dist/qm-probe', 'check/qm-probe.c'], { stdio: 'inherit' });
+if (probe.error || probe.status !== 0) {
+  console.error(`build: compiling check/qm-probe.c failed${probe.error ? ` (${probe.error.message})` : ''}; gcc and libc6-dev are needed: bash scripts/install-deps.sh`);
+  process.exit(1);
 }

@@ -7,9 +7,10 @@
 #   systemd-container  systemd-nspawn, which boots the vehicle node (test/support/vehicle-node.ts); brings busctl
 #   util-linux         nsenter, unshare, flock
 #   busybox-static     the image of nested containers inside a vehicle node
+#   gcc, libc6-dev     the static check/qm-probe that qmctl check runs in QM (scripts/build.mjs)
 set -eu
 missing=
-for package in dbus mmdebstrap zstd systemd-container util-linux busybox-static; do
+for package in dbus mmdebstrap zstd systemd-container util-linux busybox-static gcc libc6-dev; do
   dpkg-query --show --showformat='${db:Status-Abbrev}' "$package" 2>/dev/null | grep -q '^ii' || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0
