@@ -33,14 +33,15 @@ export interface QmNode extends VehicleNode {
   sh(script: string, timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-export async function bootQmNode(name: string): Promise<QmNode> {
+/** `packages`: Debian packages the node needs besides the project's own (a bench's measuring tools). */
+export async function bootQmNode(name: string, packages: readonly string[] = []): Promise<QmNode> {
   await ensureHostPackages(['busybox-static']);
   await runChecked([process.execPath, join(projectDir, 'scripts/build.mjs')], { cwd: projectDir });
   await provideQmRootfsCache();
   const node = await bootVehicleNode({
     name,
     // zstd unpacks setup's cached rootfs tarball.
-    packages: ['zstd'],
+    packages: ['zstd', ...packages],
     binds: [
       { host: projectDir.replace(/\/$/, ''), node: installedProject, readOnly: true },
       { host: process.execPath, node: '/usr/local/bin/node', readOnly: true },
