@@ -34,6 +34,7 @@ const loaders = new Map<string, () => Promise<{ default: Command }>>(Object.entr
   exec: () => import('./commands/exec.ts'),
   execin: () => import('./commands/execin.ts'),
   cp: () => import('./commands/cp.ts'),
+  check: () => import('./commands/check.ts'),
 }));
 
 export const commandNames = [...loaders.keys()];

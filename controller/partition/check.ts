@@ -1,0 +1,342 @@
+// `qmctl check` as a library call: the isolation checks that are safe on a production vehicle, each by name, run
+// from QM root, from a container nested in QM and from the host. The syscall probes are check/qm-probe.c (built
+// into dist/qm-probe), copied into QM's writable /var and run there; every probe is a harmless variant whose
+// permission check comes before any effect. Judging is pure (check-judge.ts); this file holds the effects.
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { QmError } from '../errors.ts';
+import { requireQmRunning } from './container.ts';
+import { decodeCapabilities, declaredCapabilities } from './check-capabilities.ts';
+import {
+  escapeCases,
+  judgeEscape,
+  judgeExists,
+  judgeModules,
+  judgeProbe,
+  parseProbeLines,
+  sysctlKeys,
+  type CheckResult,
+  type ProbeCase,
+  type ProbeResult,
+} from './check-judge.ts';
+import { qmContainer, qmUnit } from './paths.ts';
+import { qmInitPid, containerConfig } from './show.ts';
+import { run } from './process.ts';
+
+export type { CheckResult, CheckStatus } from './check-judge.ts';
+
+export interface CheckReport {
+  readonly checks: readonly CheckResult[];
+  readonly passed: number;
+  readonly failed: number;
+  readonly notApplicable: number;
+  readonly seconds: number;
+  readonly stress: boolean;
+}
+
+export interface CheckOptions {
+  /** The checks that load the machine (memory pressure, fork bomb, disk). */
+  readonly stress?: boolean;
+  /** The probe executable; found next to qmctl when not given. */
+  readonly probe?: string;
+  readonly container?: string;
+  /** One line per step, for a person watching. */
+  readonly progress?: (line: string) => void;
+}
+
+/** Where qm-probe is: $QM_PROBE, next to the running qmctl (dist/), or where a package installs it. */
+export async function findProbe(explicit?: string): Promise<string> {
+  const candidates = [explicit, process.env.QM_PROBE, process.argv[1] ? join(dirname(process.argv[1]), 'qm-probe') : undefined, '/usr/libexec/qm/qm-probe'];
+  for (const candidate of candidates) {
+    if (candidate && (await stat(candidate).catch(() => undefined))?.isFile()) return candidate;
+  }
+  throw new QmError('io', `qm-probe is not installed (looked for ${candidates.filter(Boolean).join(', ')}); build it with npm run build, or set QM_PROBE`);
+}
+
+/** The host directory podman mounts at QM's /var/tmp (RWVARFS/tmp in qm.container). */
+async function qmVarTmp(container: string): Promise<string> {
+  const result = await run(['podman', 'container', 'inspect', '--format', '{{json .Mounts}}', container]);
+  const mounts = result.code === 0 ? (JSON.parse(result.stdout) as Array<{ Source: string; Destination: string }>) : [];
+  const source = mounts.find((mount) => mount.Destination === '/var/tmp')?.Source ?? mounts.find((mount) => mount.Destination === '/var')?.Source;
+  if (!source) throw new QmError('io', `cannot find the host directory behind QM's /var/tmp (podman inspect ${container}: ${result.stderr.trim() || 'no such mount'})`);
+  return mounts.some((mount) => mount.Destination === '/var/tmp') ? source : join(source, 'tmp');
+}
+
+/** argv for the probe running CASES one after another (';' between cases). */
+const probeArgv = (probe: string, cases: readonly ProbeCase[]): string[] => [probe, ...cases.flatMap((c, index) => [...(index > 0 ? [';'] : []), ...c.argv])];
+
+/** Runs the probe's cases where `prefix` says (podman exec qm …, or nothing for the host); one result per case. */
+async function runProbe(prefix: readonly string[], probe: string, cases: readonly ProbeCase[]): Promise<ProbeResult[] | string> {
+  const result = await run([...prefix, ...probeArgv(probe, cases)], { timeoutMs: 120_000 });
+  const results = parseProbeLines(result.stdout);
+  if (results.length !== cases.length) return `exit ${result.code}: ${(result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' ')}`;
+  return results;
+}
+
+async function text(path: string): Promise<string | undefined> {
+  return (await readFile(path, 'utf8').catch(() => undefined))?.trim();
+}
+
+/** Field 22 of /proc/PID/stat. */
+async function startTime(pid: number): Promise<string> {
+  const stat = (await text(`/proc/${pid}/stat`)) ?? '';
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '0';
+}
+
+/** The first block device of the host (/proc/partitions), as MAJOR:MINOR. */
+async function hostDisk(): Promise<string | undefined> {
+  const rows = ((await text('/proc/partitions')) ?? '').split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((fields) => fields.length === 4);
+  return rows[0] ? `${rows[0][0]}:${rows[0][1]}` : undefined;
+}
+
+export async function check(options: CheckOptions = {}): Promise<CheckReport> {
+  const started = performance.now();
+  const container = options.container ?? qmContainer;
+  const progress = options.progress ?? (() => undefined);
+  const probe = await findProbe(options.probe);
+  await requireQmRunning(container);
+  const pid = await qmInitPid();
+  const varTmp = await qmVarTmp(container);
+  const workName = `qm-check-${process.pid}`;
+  const work = join(varTmp, workName);
+  const nestedRoot = join(work, 'nested');
+  const inQmProbe = `/var/tmp/${workName}/qm-probe`;
+  const checks: CheckResult[] = [];
+  const add = (...results: CheckResult[]) => checks.push(...results);
+  const shmMarker = `/dev/shm/${workName}`;
+  try {
+    await mkdir(nestedRoot, { recursive: true, mode: 0o700 });
+    await copyFile(probe, join(work, 'qm-probe'));
+    await copyFile(probe, join(nestedRoot, 'qm-probe'));
+    await writeFile(shmMarker, 'qmctl check\n');
+
+    const host = { pid: String(process.pid), start: await startTime(process.pid), disk: await hostDisk() };
+    const escapes = escapeCases(host);
+    const fileCases: ProbeCase[] = [
+      { name: 'check_dev_console', argv: ['exists', '/dev/console'] },
+      { name: 'check_dev_disk', argv: ['exists', '/dev/disk'] },
+      { name: 'check_dev_kmsg', argv: ['exists', '/dev/kmsg'] },
+      { name: 'dev_mem_not_present', argv: ['exists', '/dev/mem'] },
+      { name: 'check_etc_qm', argv: ['exists', '/etc/qm'] },
+      { name: 'check_usr_lib_qm', argv: ['exists', '/usr/lib/qm'] },
+      { name: 'check_usr_share_qm', argv: ['exists', '/usr/share/qm'] },
+      { name: 'check_dev_shm', argv: ['exists', shmMarker] },
+      { name: 'check_run_systemd_journal_socket', argv: ['exists', '/run/systemd/journal/socket'] },
+      { name: 'check_run_udev_control', argv: ['exists', '/run/udev/control'] },
+      { name: 'engine_socket', argv: ['exists', '/run/podman/podman.sock'] },
+      { name: 'sys_read_only', argv: ['read_only', '/sys'] },
+      { name: 'read_only_root', argv: ['read_only', '/'] },
+      { name: 'deny_sched_setattr', argv: ['sched_setattr'] },
+      { name: 'deny_set_scheduler', argv: ['sched_fifo'] },
+      { name: 'mqueue', argv: ['mqueue', '5'] },
+      { name: 'tcp_max_syn_backlog', argv: ['write_same', '/proc/sys/net/ipv4/tcp_max_syn_backlog'] },
+    ];
+    const nestedCases: ProbeCase[] = [
+      { name: 'qm_nested', argv: ['oom_score_adj'] },
+      { name: 'dev_mem_not_present', argv: ['exists', '/dev/mem'] },
+      { name: 'sys_read_only', argv: ['read_only', '/sys'] },
+      { name: 'deny_sched_setattr', argv: ['sched_setattr'] },
+      { name: 'deny_set_scheduler', argv: ['sched_fifo'] },
+      ...sysctlKeys.map((key) => ({ name: 'sysctl', argv: ['write_same', `/proc/sys/${key.replaceAll('.', '/')}`] })),
+    ];
+
+    progress(`Running ${fileCases.length + escapes.length} probes as QM root`);
+    const qmResults = await runProbe(['podman', 'exec', container], inQmProbe, [...fileCases, ...escapes]);
+    progress(`Running ${nestedCases.length + escapes.length} probes in a container nested in QM`);
+    const nestedResults = await runProbe(
+      ['podman', 'exec', container, 'podman', 'run', '--rm', '--network', 'none', '--rootfs', `/var/tmp/${workName}/nested`],
+      '/qm-probe',
+      [...nestedCases, ...escapes],
+    );
+    progress('Reading QM from the host');
+    const hostResults = await runProbe([], probe, [
+      { name: 'mqueue', argv: ['mqueue', '1'] },
+      { name: 'keyctl', argv: ['keyring'] },
+      { name: 'check_run_systemd_journal_socket', argv: ['exists', '/run/systemd/journal/socket'] },
+      { name: 'check_run_udev_control', argv: ['exists', '/run/udev/control'] },
+    ]);
+
+    const hostKeyring = typeof hostResults === 'string' ? undefined : hostResults[1];
+    const hostFacts = {
+      journalSocket: typeof hostResults === 'string' ? undefined : hostResults[2],
+      udevControl: typeof hostResults === 'string' ? undefined : hostResults[3],
+      keyring: hostKeyring?.outcome === 'allowed' ? hostKeyring.evidence : undefined,
+    };
+    if (typeof qmResults === 'string') add({ name: 'probe', from: 'qm', status: 'fail', evidence: `the probe did not run in QM: ${qmResults}` });
+    else {
+      for (const [index, item] of fileCases.entries()) {
+        const result = qmResults[index]!;
+        if (item.name === 'mqueue') {
+          const hostMqueue = typeof hostResults === 'string' ? undefined : hostResults[0];
+          add(judgeProbe(item.name, 'qm', result, { pass: (r) => r.outcome === 'refused' && r.errno === 'ENOSPC' && /queues_max 4\b/.test(r.evidence), figures: mqueueFigures(result) }));
+          add({
+            name: 'mqueue',
+            from: 'host',
+            status: hostMqueue?.outcome === 'allowed' ? 'pass' : 'fail',
+            evidence: hostMqueue ? `after QM's queues ran out, the host ${hostMqueue.evidence}` : 'the probe did not run on the host',
+          });
+          continue;
+        }
+        if (item.name === 'tcp_max_syn_backlog') {
+          add(await judgeSynBacklog(result, pid));
+          continue;
+        }
+        if (item.name === 'check_run_systemd_journal_socket') {
+          add(judgeExists(item.name, 'qm', result, hostFacts.journalSocket));
+          continue;
+        }
+        if (item.name === 'check_run_udev_control') {
+          add(judgeExists(item.name, 'qm', result, hostFacts.udevControl));
+          continue;
+        }
+        if (item.argv[0] === 'exists') add(judgeExists(item.name, 'qm', result));
+        else add(judgeProbe(item.name, 'qm', result));
+      }
+      const escapeResults = qmResults.slice(fileCases.length);
+      add(...escapes.map((item, index) => judgeEscape(item, 'qm', escapeResults[index]!, hostFacts)));
+    }
+    if (typeof nestedResults === 'string') add({ name: 'qm_nested', from: 'nested', status: 'fail', evidence: `a nested container did not run: ${nestedResults}` });
+    else {
+      for (const [index, item] of nestedCases.entries()) {
+        const result = nestedResults[index]!;
+        if (item.name === 'qm_nested') add({ name: 'qm_nested', from: 'nested', status: 'pass', evidence: `podman run --rm --rootfs in QM ran the probe (oom_score_adj ${result.evidence})` });
+        else if (item.argv[0] === 'exists') add(judgeExists(item.name, 'nested', result));
+        else add(judgeProbe(item.name, 'nested', result, item.name === 'sysctl' ? { note: item.argv[1] } : {}));
+      }
+      const escapeResults = nestedResults.slice(nestedCases.length);
+      add(...escapes.map((item, index) => judgeEscape(item, 'nested', escapeResults[index]!, hostFacts)));
+    }
+    add(judgeModules(checks));
+    add(...(await hostChecks(pid, typeof nestedResults === 'string' ? undefined : nestedResults[0])));
+    if (options.stress) add(...stressNotImplemented());
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+    await rm(shmMarker, { force: true }).catch(() => undefined);
+  }
+  const count = (status: CheckResult['status']) => checks.filter((result) => result.status === status).length;
+  return {
+    checks: mergeSysctl(checks),
+    passed: count('pass'),
+    failed: count('fail'),
+    notApplicable: count('not-applicable'),
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    stress: options.stress ?? false,
+  };
+}
+
+/** The five nested sysctl writes are one check, `sysctl`, passing only when every write was refused. */
+function mergeSysctl(checks: CheckResult[]): CheckResult[] {
+  const parts = checks.filter((result) => result.name === 'sysctl');
+  if (parts.length === 0) return checks;
+  const merged: CheckResult = {
+    name: 'sysctl',
+    from: 'nested',
+    status: parts.every((part) => part.status === 'pass') ? 'pass' : 'fail',
+    evidence: parts.map((part) => part.evidence).join('; '),
+    figures: { refused: parts.filter((part) => part.status === 'pass').length, tried: parts.length },
+  };
+  const first = checks.indexOf(parts[0]!);
+  return [...checks.slice(0, first).filter((r) => r.name !== 'sysctl'), merged, ...checks.slice(first).filter((r) => r.name !== 'sysctl')];
+}
+
+function mqueueFigures(result: ProbeResult): Record<string, number> {
+  const created = /created (\d+)/.exec(result.evidence);
+  const max = /queues_max (\d+)/.exec(result.evidence);
+  return { ...(created ? { created: Number(created[1]) } : {}), ...(max ? { queuesMax: Number(max[1]) } : {}) };
+}
+
+/** Refused in QM; or, if QM may write it, only in its own network namespace (the host's value stays). */
+async function judgeSynBacklog(result: ProbeResult, pid: number): Promise<CheckResult> {
+  const hostValue = await text('/proc/sys/net/ipv4/tcp_max_syn_backlog');
+  const figures: Record<string, number> = hostValue ? { host: Number(hostValue) } : {};
+  if (result.outcome === 'refused') return { name: 'tcp_max_syn_backlog', from: 'qm', status: 'pass', ...(result.errno ? { errno: result.errno } : {}), evidence: `${result.evidence}; the host's value stays ${hostValue}`, figures };
+  const ownNet = (await readlinkSafe(`/proc/${pid}/ns/net`)) !== (await readlinkSafe('/proc/self/ns/net'));
+  return {
+    name: 'tcp_max_syn_backlog',
+    from: 'qm',
+    status: ownNet ? 'pass' : 'fail',
+    evidence: ownNet ? `${result.evidence}, but only in QM's own network namespace; the host's value stays ${hostValue}` : `${result.evidence}, and QM shares the host's network namespace: it would change the host's`,
+    figures,
+  };
+}
+
+async function readlinkSafe(path: string): Promise<string> {
+  const { readlink } = await import('node:fs/promises');
+  return readlink(path).catch(() => '');
+}
+
+/** What is read from the host about QM: capabilities, OOM scores, cgroup, namespaces, the unit, SELinux. */
+async function hostChecks(pid: number, nestedOom: ProbeResult | undefined): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const status = (await text(`/proc/${pid}/status`)) ?? '';
+  const mask = (key: string) => new RegExp(`^${key}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0';
+  const capEff = mask('CapEff');
+  const capBnd = mask('CapBnd');
+  const held = decodeCapabilities(capEff);
+  const declared = declaredCapabilities((await containerConfig()).map((file) => file.sections));
+  const beyond = held.filter((capability) => !declared.allowed.has(capability));
+  results.push({
+    name: 'capabilities',
+    from: 'host',
+    status: beyond.length === 0 ? 'pass' : 'fail',
+    evidence: `QM init CapEff ${capEff} CapBnd ${capBnd}: ${held.length} capabilities (${held.join(' ')}); the unit declares ${declared.text}${beyond.length > 0 ? `; held beyond it: ${beyond.join(' ')}` : ''}`,
+    figures: { capEff, capBnd, held: held.length },
+  });
+
+  const serviceOom = (await run(['systemctl', 'show', '-P', 'OOMScoreAdjust', qmUnit])).stdout.trim();
+  const initOom = await text(`/proc/${pid}/oom_score_adj`);
+  const nested = nestedOom?.outcome === 'allowed' ? nestedOom.evidence : undefined;
+  results.push({
+    name: 'qm-oom-score-adj',
+    from: 'host',
+    status: serviceOom === '500' && initOom === '500' && nested === '750' ? 'pass' : 'fail',
+    evidence: `qm.service OOMScoreAdjust ${serviceOom || '?'}, QM init ${initOom ?? '?'}, a nested container ${nested ?? '?'} (want 500, 500, 750)`,
+    figures: { service: Number(serviceOom), init: Number(initOom), nested: Number(nested) },
+  });
+
+  const controlGroup = (await run(['systemctl', 'show', '-P', 'ControlGroup', qmUnit])).stdout.trim();
+  const cgroupLines = ((await text(`/proc/${pid}/cgroup`)) ?? '').split('\n');
+  const placed = cgroupLines.filter((line) => /:(memory|pids|cpu[^:]*|name=systemd)?:/.test(line) && line.split(':')[1] !== '');
+  const outside = cgroupLines.filter((line) => /:(memory|pids):/.test(line) && !line.split(':').slice(2).join(':').startsWith(controlGroup));
+  results.push({
+    name: 'cgroup',
+    from: 'host',
+    status: controlGroup !== '' && outside.length === 0 ? 'pass' : 'fail',
+    evidence: `qm.service's cgroup is ${controlGroup || '(none)'}; QM init is in ${placed.filter((line) => /:(memory|pids):/.test(line)).map((line) => line.split(':').slice(1).join(':')).join(', ')}${outside.length > 0 ? `; outside it: ${outside.join(', ')}` : ''}`,
+  });
+
+  // The cgroup namespace is reported, not required: podman shares it on cgroup v1, where QM's cgroup mounts show
+  // only its own subtree, read-only (cgroup and sys_read_only above).
+  const namespaces = ['pid', 'net', 'ipc', 'mnt', 'uts'];
+  const shared: string[] = [];
+  for (const type of namespaces) if ((await readlinkSafe(`/proc/${pid}/ns/${type}`)) === (await readlinkSafe(`/proc/self/ns/${type}`))) shared.push(type);
+  const cgroupShared = (await readlinkSafe(`/proc/${pid}/ns/cgroup`)) === (await readlinkSafe('/proc/self/ns/cgroup'));
+  results.push({
+    name: 'namespaces',
+    from: 'host',
+    status: shared.length === 0 ? 'pass' : 'fail',
+    evidence: `${shared.length === 0 ? `QM has its own ${namespaces.join(', ')} namespaces: the host's loopback-only services and pids are out of its reach` : `QM shares the host's ${shared.join(', ')} namespace(s)`}; the cgroup namespace is ${cgroupShared ? "the host's (podman's default on cgroup v1)" : "QM's own"}`,
+  });
+
+  const unit = (await run(['systemctl', 'show', '-p', 'LoadState,ActiveState,SourcePath,FragmentPath', qmUnit])).stdout;
+  const property = (key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(unit)?.[1] ?? '';
+  const fromQuadlet = property('LoadState') === 'loaded' && property('SourcePath').endsWith('/qm.container') && property('FragmentPath').startsWith('/run/systemd/generator');
+  results.push({
+    name: 'qm-unit-files',
+    from: 'host',
+    status: fromQuadlet && property('ActiveState') === 'active' ? 'pass' : 'fail',
+    evidence: `qm.service ${property('LoadState')} ${property('ActiveState')}, generated at ${property('FragmentPath') || '?'} from ${property('SourcePath') || '?'}`,
+  });
+
+  const selinux = await stat('/sys/fs/selinux/enforce').catch(() => undefined);
+  if (!selinux) results.push({ name: 'selinux', from: 'host', status: 'not-applicable', evidence: 'not applicable: SELinux is not enabled on this host' });
+  else {
+    const label = (await text(`/proc/${pid}/attr/current`))?.replace(/\0/g, '') ?? '';
+    results.push({ name: 'selinux', from: 'host', status: /:qm_t:/.test(label) ? 'pass' : 'fail', evidence: `QM init runs as ${label || '(no label)'} (want qm_t)` });
+  }
+  return results;
+}
+
+function stressNotImplemented(): CheckResult[] {
+  return ['memory', 'fork_bomb', 'disk'].map((name) => ({ name, from: 'host' as const, status: 'not-applicable' as const, evidence: 'not applicable: this qmctl does not implement the --stress check yet' }));
+}
