@@ -75,11 +75,18 @@ __attribute__((format(printf, 3, 4))) static int report(const char *outcome, int
 /** A permission errno means the call was refused before it could act. */
 static int is_refusal(int error) { return error == EPERM || error == EACCES || error == EROFS; }
 
-/** The usual ending: refused on a permission errno, unsupported on ENOSYS, allowed when it got past the check. */
+/** A file that exists exactly when the kernel has the system call being probed; NULL: every kernel has it. */
+static const char *kernel_marker = NULL;
+
+/**
+ * The usual ending: refused on a permission errno, allowed when it got past the check. ENOSYS comes from a seccomp
+ * filter (podman's profiles answer ENOSYS) unless the kernel was built without the call (its marker is missing).
+ */
 static int judge(long result, int error, const char *what) {
   if (result >= 0) return report("allowed", 0, "%s succeeded", what);
   if (is_refusal(error)) return report("refused", error, "%s: %s", what, strerror(error));
-  if (error == ENOSYS) return report("unsupported", error, "%s: the kernel does not have this system call (built without it)", what);
+  if (error == ENOSYS && kernel_marker && access(kernel_marker, F_OK) < 0) return report("unsupported", error, "%s: this kernel was built without it (no %s)", what, kernel_marker);
+  if (error == ENOSYS) return report("refused", error, "%s: refused by the seccomp filter (the kernel has the call%s%s)", what, kernel_marker ? ": " : "", kernel_marker ? kernel_marker : "");
   return report("allowed", error, "%s got past the permission check: %s", what, strerror(error));
 }
 
@@ -153,6 +160,7 @@ static int probe_adjtimex(void) {
 
 /** An image that is not a module: allowed callers get ENOEXEC, refused ones EPERM before it is read. */
 static int probe_init_module(void) {
+  kernel_marker = "/proc/modules";
   static const char image[64] = "not an ELF module";
   long result = syscall(SYS_init_module, image, sizeof image, "");
   int error = errno;
@@ -161,6 +169,7 @@ static int probe_init_module(void) {
 }
 
 static int probe_finit_module(void) {
+  kernel_marker = "/proc/modules";
   int fd = memfd_create("qm-probe-not-a-module", MFD_CLOEXEC);
   if (fd < 0) return report("error", errno, "memfd_create failed");
   if (write(fd, "not an ELF module", 17) != 17) return report("error", errno, "cannot fill the memfd");
@@ -172,6 +181,7 @@ static int probe_finit_module(void) {
 
 /** Flags and a segment count the kernel rejects after its permission check: no image is loaded or unloaded. */
 static int probe_kexec_load(void) {
+  kernel_marker = "/sys/kernel/kexec_loaded";
   long result = syscall(SYS_kexec_load, 0UL, 17UL /* > KEXEC_SEGMENT_MAX */, NULL, 0x8000UL /* not a KEXEC_ flag */);
   int error = errno;
   if (result < 0 && error == EINVAL) return report("allowed", error, "kexec_load got past the permission check (then refused the invalid arguments)");
@@ -180,6 +190,7 @@ static int probe_kexec_load(void) {
 
 /** A kprobe program of one invalid instruction: the verifier (reached only with CAP_BPF and CAP_PERFMON) rejects it. */
 static int probe_bpf(void) {
+  kernel_marker = "/proc/sys/kernel/unprivileged_bpf_disabled";
   struct bpf_insn insn = {.code = 0xff};
   union bpf_attr attr;
   memset(&attr, 0, sizeof attr);
@@ -196,6 +207,7 @@ static int probe_bpf(void) {
 
 /** Counting CPU clock on CPU 0 for every process (pid -1): system-wide observation of the host. */
 static int probe_perf_system(void) {
+  kernel_marker = "/proc/sys/kernel/perf_event_paranoid";
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
@@ -218,6 +230,7 @@ static int same_process(const char *pid, const char *expected_start) {
 }
 
 static int probe_perf_pid(const char *pid, const char *start) {
+  kernel_marker = "/proc/sys/kernel/perf_event_paranoid";
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
@@ -259,33 +272,52 @@ static int probe_ptrace(const char *pid, const char *start) {
 
 /** The user keyring's serial number: the host compares it with its own (keyrings are not namespaced). */
 static int probe_keyring(void) {
+  kernel_marker = "/proc/keys";
   long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -4 /* KEY_SPEC_USER_KEYRING */, 0);
   int error = errno;
   if (id >= 0) return report("allowed", 0, "%ld", id);
   return judge(id, error, "keyctl(KEYCTL_GET_KEYRING_ID, user keyring)");
 }
 
-/** "Shocker": a handle for PATH, opened again by handle. Needs CAP_DAC_READ_SEARCH, with which any inode opens. */
-static int probe_open_by_handle(const char *path) {
-  struct {
-    struct file_handle handle;
-    unsigned char bytes[MAX_HANDLE_SZ];
-  } buffer;
-  buffer.handle.handle_bytes = MAX_HANDLE_SZ;
-  int mount_id;
-  if (name_to_handle_at(AT_FDCWD, path, &buffer.handle, &mount_id, 0) < 0) {
-    if (errno == EOPNOTSUPP) return report("unsupported", errno, "%s's filesystem gives no file handles", path);
-    return judge(-1, errno, "name_to_handle_at");
+/**
+ * "Shocker": a handle for a directory, opened again by handle. The kernel asks for CAP_DAC_READ_SEARCH before
+ * anything else, and with it any inode of that filesystem opens by number. PATHS (':'-separated) are tried in
+ * order; the first whose filesystem gives handles is used (an overlay without nfs_export gives none).
+ */
+static int probe_open_by_handle(const char *paths) {
+  char list[1024];
+  snprintf(list, sizeof list, "%s", paths);
+  char skipped[1024] = "";
+  for (char *path = strtok(list, ":"); path; path = strtok(NULL, ":")) {
+    struct {
+      struct file_handle handle;
+      unsigned char bytes[MAX_HANDLE_SZ];
+    } buffer;
+    buffer.handle.handle_bytes = MAX_HANDLE_SZ;
+    int mount_id;
+    if (name_to_handle_at(AT_FDCWD, path, &buffer.handle, &mount_id, 0) < 0) {
+      int error = errno;
+      if (error == EOPNOTSUPP || error == ENOENT) {
+        size_t used = strlen(skipped);
+        snprintf(skipped + used, sizeof skipped - used, "%s%s: %s", used ? ", " : "", path, strerrorname_np(error));
+        continue;
+      }
+      return judge(-1, error, "name_to_handle_at");
+    }
+    int mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mount_fd < 0) return report("error", errno, "cannot open %s", path);
+    long fd = open_by_handle_at(mount_fd, &buffer.handle, O_RDONLY | O_CLOEXEC);
+    int error = errno;
+    close(mount_fd);
+    const char *note = skipped[0] ? " (no handles from: " : "";
+    if (fd >= 0) {
+      close((int)fd);
+      return report("allowed", 0, "open_by_handle_at(%s) succeeded: any inode of a filesystem that gives handles opens by number%s%s%s", path, note, skipped, note[0] ? ")" : "");
+    }
+    if (is_refusal(error)) return report("refused", error, "open_by_handle_at(%s): %s%s%s%s", path, strerror(error), note, skipped, note[0] ? ")" : "");
+    return judge(fd, error, "open_by_handle_at");
   }
-  int mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (mount_fd < 0) return report("error", errno, "cannot open %s", path);
-  long fd = open_by_handle_at(mount_fd, &buffer.handle, O_RDONLY | O_CLOEXEC);
-  int error = errno;
-  if (fd >= 0) {
-    close((int)fd);
-    return report("allowed", 0, "open_by_handle_at(%s, handle type %d) succeeded: any inode of that filesystem could be opened by number", path, buffer.handle.handle_type);
-  }
-  return judge(fd, error, "open_by_handle_at");
+  return report("unsupported", EOPNOTSUPP, "no filesystem here gives file handles (%s)", skipped);
 }
 
 /** mknod of a device, then open read-only (what mount would do first); the node is removed at once. */
