@@ -1,7 +1,10 @@
 // End to end: a trixie vehicle node (systemd 257, podman 5.4 with quadlet) gets this project installed,
 // runs `qmctl setup`, and the QM partition is checked on the real system, then removed without a trace.
 import anyTest, { type TestFn } from 'ava';
-import { bootQmNode, importBusybox, type QmNode } from './qm-node.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeMask, defaultCapabilities, qmCapabilities } from './capabilities.ts';
+import { bootQmNode, importBusybox, projectDir, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode; setupSeconds: number }>;
 const nodeName = 'qm-e2e';
@@ -69,6 +72,92 @@ test.serial('real-time scheduling is refused inside QM; OTHER, BATCH and IDLE ar
   const chrt = await qm(node, 'chrt -f 10 true');
   t.not(chrt.code, 0);
   t.regex(chrt.stderr, /failed to set pid 0's policy/);
+});
+
+/** A capability mask (CapEff, CapBnd …) of a /proc/PID/status text, decoded. */
+function capabilitiesIn(status: string, key: 'CapEff' | 'CapBnd'): string[] {
+  const mask = new RegExp(`^${key}:\\s+([0-9a-f]+)$`, 'm').exec(status)?.[1];
+  if (mask === undefined) throw new Error(`no ${key} in:\n${status}`);
+  return decodeMask(mask);
+}
+
+const EPERM = '1';
+const syscallNumbers = {
+  x64: { settimeofday: 164, clock_gettime: 228, clock_settime: 227, init_module: 175, finit_module: 313, syslog: 103 },
+  arm64: { settimeofday: 170, clock_gettime: 113, clock_settime: 112, init_module: 105, finit_module: 273, syslog: 116 },
+}[process.arch as 'x64' | 'arm64'];
+
+/** Runs perl statements in QM as root; each `$r = syscall(…)` prints `name=ok` or `name=ERRNO`. C-free: perl-base is in every Debian rootfs. */
+async function syscallsInQm(node: QmNode, prelude: string, calls: Record<string, string>): Promise<Record<string, string>> {
+  if (!syscallNumbers) throw new Error(`no syscall numbers for ${process.arch}`);
+  const body = Object.entries(calls)
+    .map(([name, call]) => `$r = ${call}; print "${name}=", ($r == -1 ? 0 + $! : "ok"), "\\n";`)
+    .join(' ');
+  const result = await qm(node, `perl -e 'my $r; ${prelude} ${body}'`);
+  if (result.code !== 0) throw new Error(`perl in QM failed (${result.code}): ${result.stderr}`);
+  return Object.fromEntries(result.stdout.trim().split('\n').map((line) => line.split('=') as [string, string]));
+}
+
+test.serial("QM's init holds exactly the capabilities measured as needed (CapEff and CapBnd)", async (t) => {
+  const { node } = t.context;
+  const status = (await node.sh('cat /proc/$(podman inspect --format "{{.State.Pid}}" qm)/status')).stdout;
+  // The set test/partition/measure-capabilities.ts found QM's systemd and nested podman to need; README "QM's capabilities".
+  t.deepEqual(capabilitiesIn(status, 'CapEff'), [...qmCapabilities]);
+  t.deepEqual(capabilitiesIn(status, 'CapBnd'), [...qmCapabilities]);
+});
+
+test.serial("nested containers hold containers.conf's default capabilities, and even with --cap-add all nothing beyond QM's", async (t) => {
+  const { node } = t.context;
+  const wanted = defaultCapabilities(await readFile(join(projectDir, 'units/containers.conf'), 'utf8'));
+  t.truthy(wanted, 'units/containers.conf states default_capabilities');
+  const nested = await qm(node, 'podman run --rm localhost/busybox cat /proc/self/status');
+  t.is(nested.code, 0, nested.stderr);
+  t.deepEqual(capabilitiesIn(nested.stdout, 'CapBnd'), wanted);
+  t.deepEqual(capabilitiesIn(nested.stdout, 'CapEff'), wanted);
+  const asked = await qm(node, 'podman run --rm --cap-add all localhost/busybox cat /proc/self/status');
+  t.is(asked.code, 0, asked.stderr);
+  const beyond = capabilitiesIn(asked.stdout, 'CapBnd').filter((capability) => !(qmCapabilities as readonly string[]).includes(capability));
+  t.deepEqual(beyond, [], 'a nested container asking for every capability gets none that QM lacks');
+});
+
+test.serial('QM root cannot set the clock: settimeofday and clock_settime fail with EPERM', async (t) => {
+  const { node } = t.context;
+  const n = syscallNumbers!;
+  // settimeofday(NULL, NULL) only asks for CAP_SYS_TIME; clock_settime sets the time just read, should it be allowed.
+  const result = await syscallsInQm(node, `my $ts = "\\0" x 16; syscall(${n.clock_gettime}, 0, $ts) == 0 or die "clock_gettime: $!";`, {
+    settimeofday: `syscall(${n.settimeofday}, 0, 0)`,
+    clock_settime: `syscall(${n.clock_settime}, 0, $ts)`,
+  });
+  t.deepEqual(result, { settimeofday: EPERM, clock_settime: EPERM });
+});
+
+test.serial('QM root cannot load kernel modules: init_module and finit_module fail with EPERM before the kernel is asked', async (t) => {
+  const { node } = t.context;
+  const n = syscallNumbers!;
+  // On a kernel without module support (these machines) the kernel itself answers ENOSYS: EPERM is QM's own refusal.
+  const result = await syscallsInQm(node, 'my $image = "\\0" x 64; my $params = ""; open(my $fh, "<", "/dev/null") or die;', {
+    init_module: `syscall(${n.init_module}, $image, 64, $params)`,
+    finit_module: `syscall(${n.finit_module}, fileno($fh), $params, 0)`,
+  });
+  t.deepEqual(result, { init_module: EPERM, finit_module: EPERM });
+});
+
+test.serial('the kernel log is closed to QM: no readable /dev/kmsg, not even one QM root makes, and syslog(2) refused', async (t) => {
+  const { node } = t.context;
+  const n = syscallNumbers!;
+  const kmsg = await qm(
+    node,
+    'for f in /dev/kmsg /dev/qm-e2e-kmsg; do ' +
+      '[ $f = /dev/kmsg ] || mknod $f c 1 11 2>/dev/null || { echo "$f=not made"; continue; }; ' +
+      '[ -e $f ] || { echo "$f=absent"; continue; }; ' +
+      'head -c 1 $f >/dev/null 2>&1 && echo "$f=readable" || echo "$f=refused"; done; rm -f /dev/qm-e2e-kmsg',
+  );
+  t.is(kmsg.code, 0, kmsg.stderr);
+  t.log(kmsg.stdout.trim());
+  t.notRegex(kmsg.stdout, /=readable/, kmsg.stdout);
+  // SYSLOG_ACTION_READ_ALL (3): the host's kernel log.
+  const result = await syscallsInQm(node, 'my $buf = "\\0" x 4096;', { syslog: `syscall(${n.syslog}, 3, $buf, 4096)` });
+  t.deepEqual(result, { syslog: EPERM });
 });
 
 test.serial("QM's root is read-only; /etc and /var are /etc/qm and /var/qm and survive a restart", async (t) => {
