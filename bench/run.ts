@@ -6,6 +6,7 @@ import { daemonHeap, daemonMemory } from './daemon-memory.ts';
 import { daemonStatusBench } from './daemon-status.ts';
 import { fuzzBench } from './fuzz.ts';
 import { layoutCheckBench } from './layout-check.ts';
+import { qmIsolation } from './qm-isolation.ts';
 import { qmPartition } from './qm-partition.ts';
 
 const benches: Record<string, () => Promise<void> | void> = {
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<void> | void> = {
   },
   'daemon-status': () => daemonStatusBench(),
   'qm-partition': () => qmPartition(),
+  'qm-isolation': () => qmIsolation(),
   'layout-check': () => layoutCheckBench(),
   fuzz: () => fuzzBench(),
 };
