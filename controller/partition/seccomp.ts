@@ -1,4 +1,5 @@
-// QM's no-real-time seccomp profile, derived from the platform's default container profile.
+// QM's seccomp profile, derived from the platform's default container profile: no real-time scheduling
+// and no kernel keyrings. Its file keeps upstream's name, seccomp-no-rt.json.
 import { readFile } from 'node:fs/promises';
 import { QmError } from '../errors.ts';
 import { exists, writeFileAtomic, type WriteOutcome } from './files.ts';
@@ -11,6 +12,7 @@ export const noRtProfilePath = '/usr/share/qm/seccomp-no-rt.json';
 export const SCHED = { OTHER: 0, FIFO: 1, RR: 2, BATCH: 3, IDLE: 5, DEADLINE: 6 } as const;
 const allowedPolicies = [SCHED.OTHER, SCHED.BATCH, SCHED.IDLE];
 const EPERM = 1;
+const ENOSYS = 38;
 
 export interface SeccompArg {
   readonly index: number;
@@ -33,7 +35,14 @@ export interface SeccompProfile {
   readonly [key: string]: unknown;
 }
 
-const controlled = new Set(['sched_setscheduler', 'sched_setattr']);
+/**
+ * The kernel's keyrings are not namespaced by anything QM has (it runs without a user namespace), so QM's
+ * root would read and change the host root's user keyring (qmctl check: keyctl). Refused with ENOSYS, as
+ * on a kernel built without keyrings: runc, crun and systemd then carry on without one, where EPERM would
+ * make runc fail to start a nested container.
+ */
+const keyringCalls = ['keyctl', 'add_key', 'request_key'];
+const controlled = new Set(['sched_setscheduler', 'sched_setattr', ...keyringCalls]);
 // A default action that lets unlisted syscalls through cannot be narrowed by removing allow rules.
 const permissiveDefaults = new Set(['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE']);
 
@@ -55,10 +64,10 @@ export function parseProfile(value: unknown, source: string): SeccompProfile {
 }
 
 /**
- * The no-RT profile: every rule about sched_setscheduler or sched_setattr is taken out of the default
- * profile, then sched_setscheduler is allowed only with policy (argument 1) OTHER, BATCH or IDLE and
- * sched_setattr is denied with EPERM. Other policies fall to the profile's default action (an errno).
- * Deriving from an already derived profile gives the same profile.
+ * QM's profile: every rule about sched_setscheduler, sched_setattr or a keyring call is taken out of the
+ * default profile, then sched_setscheduler is allowed only with policy (argument 1) OTHER, BATCH or IDLE,
+ * sched_setattr is denied with EPERM and the keyring calls with ENOSYS. Other policies fall to the
+ * profile's default action (an errno). Deriving from an already derived profile gives the same profile.
  */
 export function deriveNoRtProfile(base: SeccompProfile, source = 'the default profile'): SeccompProfile {
   if (permissiveDefaults.has(base.defaultAction)) {
@@ -83,6 +92,7 @@ export function deriveNoRtProfile(base: SeccompProfile, source = 'the default pr
     });
   }
   syscalls.push({ names: ['sched_setattr'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [], comment: 'qm: no real-time scheduling' });
+  syscalls.push({ names: keyringCalls, action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, args: [], comment: "qm: no kernel keyrings (they would be the host root's)" });
   return { ...base, syscalls };
 }
 

@@ -45,6 +45,15 @@ test('sched_setattr is denied with EPERM, also where the default profile allowed
   t.false(profile.syscalls.some((rule) => rule.action === 'SCMP_ACT_ALLOW' && rule.names.includes('sched_setattr')));
 });
 
+test("the kernel keyrings are refused with ENOSYS (they would be the host root's), also where the default profile allowed them", async (t) => {
+  const base = await load();
+  const profile = deriveNoRtProfile({ ...base, syscalls: [...base.syscalls, { names: ['keyctl', 'add_key'], action: 'SCMP_ACT_ALLOW' }] });
+  for (const call of ['keyctl', 'add_key', 'request_key']) {
+    t.deepEqual(decide(profile, call), { action: 'SCMP_ACT_ERRNO', errno: 38 }, call);
+    t.false(profile.syscalls.some((rule) => rule.action === 'SCMP_ACT_ALLOW' && rule.names.includes(call)), call);
+  }
+});
+
 test('every other rule of the default profile is kept as it was', async (t) => {
   const base = await load();
   const profile = deriveNoRtProfile(base);
