@@ -1,15 +1,8 @@
-// Linux capabilities by name and as /proc/PID/status masks, and the set QM was measured to need
+// Capabilities as sets of names (qmctl check's names and masks), and the set QM was measured to need
 // (test/partition/measure-capabilities.ts), shared by that measurement and the e2e tests.
+import { capabilityNames, decodeCapabilities } from '../../controller/partition/check-capabilities.ts';
 
-/** Capability names in bit order (linux/capability.h, 0 … CAP_LAST_CAP 40), lower case without CAP_, as podman writes them. */
-export const capabilityNames = [
-  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
-  'linux_immutable', 'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner',
-  'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice',
-  'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap',
-  'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf',
-  'checkpoint_restore',
-] as const;
+export { capabilityNames };
 
 export type Capability = (typeof capabilityNames)[number];
 
@@ -18,10 +11,7 @@ export function isCapability(name: string): name is Capability {
 }
 
 /** The capabilities set in a /proc/PID/status mask such as `000001fffebfffff`, in bit order. */
-export function decodeMask(hex: string): Capability[] {
-  const bits = BigInt(`0x${hex.trim()}`);
-  return capabilityNames.filter((_, bit) => (bits >> BigInt(bit)) & 1n);
-}
+export const decodeMask = (hex: string): Capability[] => decodeCapabilities(hex).filter(isCapability);
 
 /** The /proc/PID/status mask of a set: 16 hex digits, as the kernel prints CapEff and CapBnd. */
 export function encodeMask(capabilities: Iterable<Capability>): string {
