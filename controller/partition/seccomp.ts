@@ -43,6 +43,21 @@ export interface SeccompProfile {
  */
 const keyringCalls = ['keyctl', 'add_key', 'request_key'];
 const controlled = new Set(['sched_setscheduler', 'sched_setattr', ...keyringCalls]);
+
+/**
+ * Whether QM's nested container runtimes need bpf(): on cgroup v2 runc and crun enforce a container's
+ * device rules with a BPF program, so bpf stays (and with it, because QM holds sys_admin, loading
+ * tracing programs: qmctl check reports bpf_kprobe failed there). Where the hierarchy has the v1 devices
+ * controller, nothing in QM needs bpf and the profile refuses it.
+ */
+export interface ProfileOptions {
+  readonly bpf: boolean;
+}
+
+/** What this host needs: bpf only where there is no v1 devices controller. */
+export async function hostProfileOptions(cgroupRoot = '/sys/fs/cgroup'): Promise<ProfileOptions> {
+  return { bpf: !(await exists(`${cgroupRoot}/devices/devices.allow`)) };
+}
 // A default action that lets unlisted syscalls through cannot be narrowed by removing allow rules.
 const permissiveDefaults = new Set(['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE']);
 
@@ -66,10 +81,11 @@ export function parseProfile(value: unknown, source: string): SeccompProfile {
 /**
  * QM's profile: every rule about sched_setscheduler, sched_setattr or a keyring call is taken out of the
  * default profile, then sched_setscheduler is allowed only with policy (argument 1) OTHER, BATCH or IDLE,
- * sched_setattr is denied with EPERM and the keyring calls with ENOSYS. Other policies fall to the
+ * sched_setattr is denied with EPERM and the keyring calls with ENOSYS (and bpf with EPERM where
+ * `options.bpf` is false). Other policies fall to the
  * profile's default action (an errno). Deriving from an already derived profile gives the same profile.
  */
-export function deriveNoRtProfile(base: SeccompProfile, source = 'the default profile'): SeccompProfile {
+export function deriveNoRtProfile(base: SeccompProfile, source = 'the default profile', options: ProfileOptions = { bpf: true }): SeccompProfile {
   if (permissiveDefaults.has(base.defaultAction)) {
     throw new QmError(
       'config',
@@ -78,8 +94,9 @@ export function deriveNoRtProfile(base: SeccompProfile, source = 'the default pr
     );
   }
   const syscalls: SeccompRule[] = [];
+  const removed = options.bpf ? controlled : new Set([...controlled, 'bpf']);
   for (const rule of base.syscalls) {
-    const names = namesOf(rule).filter((name) => !controlled.has(name));
+    const names = namesOf(rule).filter((name) => !removed.has(name));
     if (names.length === 0) continue;
     syscalls.push(names.length === namesOf(rule).length ? rule : { ...withoutName(rule), names });
   }
@@ -93,6 +110,7 @@ export function deriveNoRtProfile(base: SeccompProfile, source = 'the default pr
   }
   syscalls.push({ names: ['sched_setattr'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [], comment: 'qm: no real-time scheduling' });
   syscalls.push({ names: keyringCalls, action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, args: [], comment: "qm: no kernel keyrings (they would be the host root's)" });
+  if (!options.bpf) syscalls.push({ names: ['bpf'], action: 'SCMP_ACT_ERRNO', errnoRet: EPERM, args: [], comment: 'qm: no BPF programs (the v1 devices controller needs none)' });
   return { ...base, syscalls };
 }
 
@@ -116,13 +134,13 @@ export async function findDefaultProfile(candidates: readonly string[] = default
 }
 
 /** Reads the platform's default profile and writes QM's no-RT profile from it, atomically. */
-export async function installNoRtProfile(source: string, target = noRtProfilePath): Promise<WriteOutcome> {
+export async function installNoRtProfile(source: string, target = noRtProfilePath, options: ProfileOptions = { bpf: true }): Promise<WriteOutcome> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(source, 'utf8'));
   } catch (error) {
     throw new QmError('config', `cannot read the default seccomp profile ${source}: ${(error as Error).message}`, { file: source }, { cause: error });
   }
-  const profile = deriveNoRtProfile(parseProfile(parsed, source), source);
+  const profile = deriveNoRtProfile(parseProfile(parsed, source), source, options);
   return writeFileAtomic(target, `${JSON.stringify(profile, null, '\t')}\n`);
 }

@@ -14,7 +14,7 @@ import { preflight, type PlatformFacts, type Preflight } from './preflight.ts';
 import { onPath, run, runChecked } from './process.ts';
 import { hostIdRanges, qmContainerIds, qmStorageConf, setupDropIn, withIdRange, withoutLines, type PlatformTraits } from './qm-config.ts';
 import { agentProbe, buildCommand, cachedTarball, rootfsCacheDir, rootfsRecipe, tarOptions, type RootfsRecipe } from './rootfs.ts';
-import { findDefaultProfile, installNoRtProfile, noRtProfilePath } from './seccomp.ts';
+import { findDefaultProfile, hostProfileOptions, installNoRtProfile, noRtProfilePath } from './seccomp.ts';
 import { isWithin, type SetupOptions } from './setup-options.ts';
 
 export const manifestPath = join(installDir, 'setup.json');
@@ -205,7 +205,7 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
     await saveRecord();
 
     io.progress(`Installing ${noRtProfilePath} (from ${checked.defaultSeccomp}), ${quadletFile} and drop-ins`);
-    const seccompOutcome = await installNoRtProfile(checked.defaultSeccomp);
+    const seccompOutcome = await installNoRtProfile(checked.defaultSeccomp, noRtProfilePath, await hostProfileOptions());
     if (seccompOutcome === 'created') record.files.add(noRtProfilePath);
     await record.write(join(installDir, 'containers.conf'), nestedConf);
     await record.write(quadletFile, qmContainerText);

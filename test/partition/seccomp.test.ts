@@ -1,12 +1,13 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmError } from '../../controller/errors.ts';
 import {
   deriveNoRtProfile,
   findDefaultProfile,
+  hostProfileOptions,
   installNoRtProfile,
   parseProfile,
   SCHED,
@@ -52,6 +53,19 @@ test("the kernel keyrings are refused with ENOSYS (they would be the host root's
     t.deepEqual(decide(profile, call), { action: 'SCMP_ACT_ERRNO', errno: 38 }, call);
     t.false(profile.syscalls.some((rule) => rule.action === 'SCMP_ACT_ALLOW' && rule.names.includes(call)), call);
   }
+});
+
+test('bpf is refused with EPERM where the host has the v1 devices controller, and kept as the default has it where runtimes need it (cgroup v2)', async (t) => {
+  const base = await load();
+  const withBpf = { ...base, syscalls: [...base.syscalls, { names: ['bpf'], action: 'SCMP_ACT_ALLOW' }] };
+  t.deepEqual(decide(deriveNoRtProfile(withBpf, 'fixture', { bpf: false }), 'bpf'), { action: 'SCMP_ACT_ERRNO', errno: 1 });
+  t.deepEqual(decide(deriveNoRtProfile(withBpf, 'fixture', { bpf: true }), 'bpf'), decide(withBpf, 'bpf'));
+  const dir = await mkdtemp(join(tmpdir(), 'qm-cgroup-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  t.deepEqual(await hostProfileOptions(dir), { bpf: true });
+  await mkdir(join(dir, 'devices'));
+  await writeFile(join(dir, 'devices', 'devices.allow'), '');
+  t.deepEqual(await hostProfileOptions(dir), { bpf: false });
 });
 
 test('every other rule of the default profile is kept as it was', async (t) => {
