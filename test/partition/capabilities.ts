@@ -31,8 +31,8 @@ export function inBitOrder(names: Iterable<Capability>): Capability[] {
  * grants exactly these (README, "QM's capabilities", gives the reason for each).
  */
 export const qmCapabilities: readonly Capability[] = [
-  'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'net_bind_service', 'sys_chroot',
-  'sys_admin', 'mknod', 'setfcap',
+  'chown', 'dac_override', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'net_bind_service', 'net_admin',
+  'sys_chroot', 'sys_admin', 'mknod', 'setfcap',
 ];
 
 /** containers.conf's `default_capabilities` (`"CHOWN"`, `"CAP_CHOWN"` …), in bit order; undefined when the key is absent. */
