@@ -234,7 +234,7 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
       (await readFile(join(options.rootfs, 'usr/share/containers/storage.conf'), 'utf8').catch(() => undefined));
     await record.write(join(qmEtc, 'containers', 'storage.conf'), qmStorageConf(storageBase));
     for (const file of ['subuid', 'subgid']) await record.appendIdRange(join(qmEtc, file), 'containers', qmContainerIds);
-    // QM must not load kernel modules (it holds CAP_SYS_MODULE for nested podman): the unit would only fail.
+    // QM loads no kernel modules (it lacks CAP_SYS_MODULE): the unit could only fail, and QM would boot degraded.
     await record.link(join(qmEtc, 'systemd/system/systemd-modules-load.service'), '/dev/null');
 
     io.progress(`Writing QM's bluechi agent configuration (NodeName=qm.${options.hostname})`);
