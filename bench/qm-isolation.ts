@@ -81,9 +81,9 @@ export async function qmIsolation(): Promise<void> {
     // What the kernel was told about QM's CPU share: cpu.shares on a cgroup v1 node, cpu.weight and cpu.idle on v2.
     const share = await sh(
       node,
-      `pid=$(podman inspect --format '{{.State.Pid}}' qm)
-cg=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3} $1 == "0" {v2=$3} END {if (v2 != "") print v2}' /proc/$pid/cgroup | head -1)
-for f in /sys/fs/cgroup/cpu,cpuacct$cg/cpu.shares /sys/fs/cgroup$cg/cpu.weight /sys/fs/cgroup$cg/cpu.idle; do [ -r "$f" ] && echo "$f=$(cat "$f")"; done; true`,
+      `cg=$(systemctl show -P ControlGroup qm.service)
+echo "qm.service CPUWeight=$(systemctl show -P CPUWeight qm.service) in $cg"
+for f in /sys/fs/cgroup/cpu,cpuacct$cg/cpu.shares /sys/fs/cgroup/cpu$cg/cpu.shares /sys/fs/cgroup$cg/cpu.weight /sys/fs/cgroup$cg/cpu.idle; do [ -r "$f" ] && echo "$f=$(cat "$f")"; done; true`,
     );
     const conditions = Object.keys(loads) as Condition[];
     const results = new Map<Condition, Latency[]>(conditions.map((condition) => [condition, []]));
