@@ -18,7 +18,11 @@
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
+#include <arpa/inet.h>
 #include <mqueue.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -490,6 +494,36 @@ static int probe_oom_score_adj(void) {
   return report("allowed", 0, "%s", value);
 }
 
+/** A TCP connection to ADDRESS:PORT, given a second: qmctl check listens on the host's loopback and QM must not reach it. */
+static int probe_tcp_connect(const char *address, const char *port) {
+  struct sockaddr_in target = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+  if (inet_pton(AF_INET, address, &target.sin_addr) != 1) return report("error", EINVAL, "%s is not an IPv4 address", address);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return judge(-1, errno, "socket(AF_INET)");
+  int result = connect(fd, (struct sockaddr *)&target, sizeof target);
+  int error = result == 0 ? 0 : errno;
+  if (result < 0 && error == EINPROGRESS) {
+    struct pollfd wait_for = {.fd = fd, .events = POLLOUT};
+    socklen_t length = sizeof error;
+    if (poll(&wait_for, 1, 1000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0) result = error == 0 ? 0 : -1;
+    else error = ETIMEDOUT;
+  }
+  close(fd);
+  if (result == 0) return report("allowed", 0, "connected to %s:%s", address, port);
+  return report("refused", error, "connect(%s:%s) failed", address, port);
+}
+
+/** For qmctl check --stress: allocates and touches memory until the OOM killer ends it; prints nothing itself. */
+static int probe_memory_hog(void) {
+  size_t size = 16u << 20;
+  for (;;) {
+    /* Written through a volatile pointer, one byte a page, so the compiler keeps every allocation. */
+    volatile char *block = malloc(size);
+    if (block == NULL) return report("error", errno, "malloc failed before the OOM killer acted");
+    for (size_t at = 0; at < size; at += 4096) block[at] = 1;
+  }
+}
+
 struct probe {
   const char *name;
   int arguments;
@@ -527,6 +561,8 @@ static const struct probe probes[] = {
     {"exists", 1, {.one = probe_exists}},
     {"read_only", 1, {.one = probe_read_only}},
     {"oom_score_adj", 0, {.none = probe_oom_score_adj}},
+    {"memory_hog", 0, {.none = probe_memory_hog}},
+    {"tcp_connect", 2, {.two = probe_tcp_connect}},
 };
 
 static int run_case(int argc, char **argv) {

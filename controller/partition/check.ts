@@ -104,6 +104,15 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
   const checks: CheckResult[] = [];
   const add = (...results: CheckResult[]) => checks.push(...results);
   const shmMarker = `/dev/shm/${workName}`;
+  // A service only the host's loopback should reach: QM (its own network namespace) must not connect to it.
+  const { createServer } = await import('node:net');
+  const loopbackPeers: string[] = [];
+  const loopback = createServer((socket) => {
+    loopbackPeers.push(`${socket.remoteAddress}:${socket.remotePort}`);
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => loopback.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const loopbackPort = String((loopback.address() as { port: number }).port);
   try {
     await mkdir(nestedRoot, { recursive: true, mode: 0o700 });
     await copyFile(probe, join(work, 'qm-probe'));
@@ -130,6 +139,7 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
       { name: 'deny_set_scheduler', argv: ['sched_fifo'] },
       { name: 'mqueue', argv: ['mqueue', '5'] },
       { name: 'tcp_max_syn_backlog', argv: ['write_same', '/proc/sys/net/ipv4/tcp_max_syn_backlog'] },
+      { name: 'host_loopback', argv: ['tcp_connect', '127.0.0.1', loopbackPort] },
     ];
     const nestedCases: ProbeCase[] = [
       { name: 'qm_nested', argv: ['oom_score_adj'] },
@@ -138,6 +148,7 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
       { name: 'deny_sched_setattr', argv: ['sched_setattr'] },
       { name: 'deny_set_scheduler', argv: ['sched_fifo'] },
       ...sysctlKeys.map((key) => ({ name: 'sysctl', argv: ['write_same', `/proc/sys/${key.replaceAll('.', '/')}`] })),
+      { name: 'host_loopback', argv: ['tcp_connect', '127.0.0.1', loopbackPort] },
     ];
 
     progress(`Running ${fileCases.length + escapes.length} probes as QM root`);
@@ -154,7 +165,17 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
       { name: 'keyctl', argv: ['keyring'] },
       { name: 'check_run_systemd_journal_socket', argv: ['exists', '/run/systemd/journal/socket'] },
       { name: 'check_run_udev_control', argv: ['exists', '/run/udev/control'] },
+      { name: 'host_loopback', argv: ['tcp_connect', '127.0.0.1', loopbackPort] },
     ]);
+    const hostReached = typeof hostResults === 'string' ? undefined : hostResults[4];
+    const judgeLoopback = (from: 'qm' | 'nested', result: ProbeResult): CheckResult => ({
+      name: 'host_loopback',
+      from,
+      // The listener sees every connection: the host's own is the only one it may have seen.
+      status: result.outcome === 'refused' && hostReached?.outcome === 'allowed' && loopbackPeers.length <= 1 ? 'pass' : 'fail',
+      ...(result.errno ? { errno: result.errno } : {}),
+      evidence: `${result.evidence}${result.errno ? ` (${result.errno})` : ''}; from the host: ${hostReached?.evidence ?? 'the probe did not run'}; the host's loopback service saw ${loopbackPeers.length} connection(s)`,
+    });
 
     const hostKeyring = typeof hostResults === 'string' ? undefined : hostResults[1];
     const hostFacts = {
@@ -181,6 +202,10 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
           add(await judgeSynBacklog(result, pid));
           continue;
         }
+        if (item.name === 'host_loopback') {
+          add(judgeLoopback('qm', result));
+          continue;
+        }
         if (item.name === 'check_run_systemd_journal_socket') {
           add(judgeExists(item.name, 'qm', result, hostFacts.journalSocket));
           continue;
@@ -199,7 +224,8 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
     else {
       for (const [index, item] of nestedCases.entries()) {
         const result = nestedResults[index]!;
-        if (item.name === 'qm_nested') add({ name: 'qm_nested', from: 'nested', status: 'pass', evidence: `podman run --rm --rootfs in QM ran the probe (oom_score_adj ${result.evidence})` });
+        if (item.name === 'host_loopback') add(judgeLoopback('nested', result));
+        else if (item.name === 'qm_nested') add({ name: 'qm_nested', from: 'nested', status: 'pass', evidence: `podman run --rm --rootfs in QM ran the probe (oom_score_adj ${result.evidence})` });
         else if (item.argv[0] === 'exists') add(judgeExists(item.name, 'nested', result));
         else add(judgeProbe(item.name, 'nested', result, item.name === 'sysctl' ? { note: item.argv[1] } : {}));
       }
@@ -208,8 +234,14 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
     }
     add(judgeModules(checks));
     add(...(await hostChecks(pid, typeof nestedResults === 'string' ? undefined : nestedResults[0])));
-    if (options.stress) add(...stressNotImplemented());
+    if (options.stress) {
+      progress('Memory pressure: a hog in QM, then one in a nested container, each until the OOM killer ends it');
+      add(await memoryPressure('qm', ['podman', 'exec', container, inQmProbe, 'memory_hog']));
+      add(await memoryPressure('nested', ['podman', 'exec', container, 'podman', 'run', '--rm', '--network', 'none', '--rootfs', `/var/tmp/${workName}/nested`, '/qm-probe', 'memory_hog']));
+      add(...stressNotImplemented());
+    }
   } finally {
+    loopback.close();
     await rm(work, { recursive: true, force: true }).catch(() => undefined);
     await rm(shmMarker, { force: true }).catch(() => undefined);
   }
@@ -337,6 +369,65 @@ async function hostChecks(pid: number, nestedOom: ProbeResult | undefined): Prom
   return results;
 }
 
+/** The kernel's count of OOM kills so far, memory cgroups' included (/proc/vmstat oom_kill). */
+async function oomKills(): Promise<number> {
+  return Number(/^oom_kill (\d+)$/m.exec((await text('/proc/vmstat')) ?? '')?.[1] ?? 0);
+}
+
+/** The host's MemAvailable, in bytes. */
+async function memAvailable(): Promise<number> {
+  return Number(/^MemAvailable:\s+(\d+) kB$/m.exec((await text('/proc/meminfo')) ?? '')?.[1] ?? 0) * 1024;
+}
+
+/**
+ * Upstream's FFI "memory" check, for real: a host process standing in for an ASIL service holds memory (OOM
+ * score 0, as host services have), and a hog where `from` says allocates until the machine (or the cgroup
+ * QM lives in) runs out. It passes when the OOM killer ended the hog with SIGKILL while the stand-in and QM's
+ * init lived on; the figures are how long the hog ran and how long the host took to get its memory back.
+ */
+async function memoryPressure(from: 'qm' | 'nested', hog: readonly string[]): Promise<CheckResult> {
+  const { spawn } = await import('node:child_process');
+  const asil = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(64 * 1024 * 1024, 1); setInterval(() => { b[0]++; }, 1000);'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the buffer filled
+    const initBefore = await qmInitPid();
+    const availableBefore = await memAvailable();
+    const killsBefore = await oomKills();
+    const started = performance.now();
+    const result = await run(hog, { timeoutMs: 300_000 });
+    const ranMs = performance.now() - started;
+    let available = await memAvailable();
+    while (available < availableBefore - 64 * 1024 * 1024 && performance.now() - started < ranMs + 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      available = await memAvailable();
+    }
+    const backMs = performance.now() - started - ranMs;
+    const line = parseProbeLines(result.stdout)[0];
+    const kills = (await oomKills()) - killsBefore;
+    const killed = line?.outcome === 'error' && /status 9\)/.test(line.evidence) && kills > 0;
+    const asilAlive = asil.exitCode === null && asil.signalCode === null;
+    const initAfter = await qmInitPid().catch(() => undefined);
+    const problems = [
+      ...(killed ? [] : [`the hog was not OOM-killed (the kernel's OOM kills meanwhile: ${kills}): ${line ? line.evidence : `exit ${result.code}: ${result.stderr.trim().slice(-200)}`}`]),
+      ...(asilAlive ? [] : [`the host process standing in for an ASIL service was killed (${asil.signalCode ?? asil.exitCode})`]),
+      ...(initAfter === initBefore ? [] : ["QM's init was killed"]),
+    ];
+    const where = from === 'qm' ? 'in QM' : 'in a container nested in QM';
+    return {
+      name: 'memory',
+      from,
+      status: problems.length === 0 ? 'pass' : 'fail',
+      evidence:
+        problems.length > 0
+          ? problems.join('; ')
+          : `a hog ${where} was OOM-killed (SIGKILL, the kernel counted ${kills} OOM kill(s)) after ${(ranMs / 1000).toFixed(1)} s; a host process holding 64 MiB (OOM score 0) and QM's init lived on; the host had its memory back ${(backMs / 1000).toFixed(2)} s later`,
+      figures: { hogSeconds: Math.round(ranMs) / 1000, memoryBackSeconds: Math.round(backMs) / 1000, oomKills: kills },
+    };
+  } finally {
+    asil.kill('SIGKILL');
+  }
+}
+
 function stressNotImplemented(): CheckResult[] {
-  return ['memory', 'fork_bomb', 'disk'].map((name) => ({ name, from: 'host' as const, status: 'not-applicable' as const, evidence: 'not applicable: this qmctl does not implement the --stress check yet' }));
+  return ['fork_bomb', 'disk'].map((name) => ({ name, from: 'host' as const, status: 'not-applicable' as const, evidence: 'not applicable: this qmctl does not implement the --stress check yet' }));
 }

@@ -5,6 +5,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
+import type { CheckReport } from '../../controller/partition/check.ts';
 import { bootQmNode, importBusybox, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode; memoryCgroup: string }>;
@@ -107,3 +108,23 @@ for (const where of ['QM', 'a container nested in QM'] as const) {
     }
   });
 }
+
+test.serial('qmctl check --stress: memory passes from QM and from a nested container under real pressure, with its figures', async (t) => {
+  const { node, memoryCgroup } = t.context;
+  const before = await usage(memoryCgroup);
+  // Room for the check's own ASIL stand-in (64 MiB) and then for the hog, which the OOM killer must end.
+  await writeFile(join(memoryCgroup, 'memory.limit_in_bytes'), String(before + HEADROOM));
+  try {
+    const result = await node.qmctl(['check', '--stress', '--json']);
+    const report = JSON.parse(result.stdout) as CheckReport;
+    for (const from of ['qm', 'nested'] as const) {
+      const memory = report.checks.find((check) => check.name === 'memory' && check.from === from);
+      t.log(`memory (${from}): ${memory?.status}: ${memory?.evidence} ${JSON.stringify(memory?.figures)}`);
+      t.is(memory?.status, 'pass', `memory from ${from}: ${memory?.evidence}`);
+    }
+    for (const name of ['fork_bomb', 'disk']) t.is(report.checks.find((check) => check.name === name)?.status, 'not-applicable', name);
+    t.is(result.code, 0, result.stderr);
+  } finally {
+    await writeFile(join(memoryCgroup, 'memory.limit_in_bytes'), '-1');
+  }
+});

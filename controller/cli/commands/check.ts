@@ -9,7 +9,9 @@ const command: Command = {
 in QM (podman run --rootfs, no image needed) and from the host, with a probe whose permission check comes before any
 effect (values written back unchanged, invalid module images, devices opened but never read): safe on a vehicle.
 Checks that need SELinux report "not applicable" by name where it is not enabled; so do cases this kernel cannot do.
-  --stress   also the checks that load the machine (memory pressure, fork bomb, disk): not on a vehicle in service
+  --stress   also the checks that load the machine: memory (a hog in QM and in a nested container until the OOM
+             killer ends it; an ASIL stand-in and QM's init must live on); fork bomb and disk are not implemented
+             yet. Real memory pressure: never on a vehicle in service
 Exit 1 when any check fails.
 JSON: { checks: [{ name, from: host|qm|nested, status: pass|fail|not-applicable, evidence, errno?, figures? }],
         passed, failed, notApplicable, seconds, stress }`,
