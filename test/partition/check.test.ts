@@ -13,8 +13,8 @@ const test = anyTest as TestFn<{ node: QmNode }>;
 const expected: ReadonlyArray<readonly [name: string, from: CheckResult['from']]> = [
   ...['check_dev_console', 'check_dev_disk', 'check_dev_kmsg', 'dev_mem_not_present', 'check_etc_qm', 'check_usr_lib_qm', 'check_usr_share_qm', 'check_dev_shm',
     'check_run_systemd_journal_socket', 'check_run_udev_control', 'engine_socket', 'sys_read_only', 'read_only_root', 'deny_sched_setattr', 'deny_set_scheduler',
-    'mqueue', 'tcp_max_syn_backlog', 'modules'].map((name) => [name, 'qm'] as const),
-  ...['qm_nested', 'dev_mem_not_present', 'sys_read_only', 'deny_sched_setattr', 'deny_set_scheduler', 'sysctl'].map((name) => [name, 'nested'] as const),
+    'mqueue', 'tcp_max_syn_backlog', 'modules', 'host_loopback'].map((name) => [name, 'qm'] as const),
+  ...['qm_nested', 'dev_mem_not_present', 'sys_read_only', 'deny_sched_setattr', 'deny_set_scheduler', 'sysctl', 'host_loopback'].map((name) => [name, 'nested'] as const),
   ...['mqueue', 'capabilities', 'qm-oom-score-adj', 'cgroup', 'namespaces', 'qm-unit-files', 'selinux'].map((name) => [name, 'host'] as const),
   ...['release_agent', 'core_pattern', 'uevent_helper', 'open_by_handle_at', 'mknod_disk', 'mknod_mem', 'sysrq_trigger', 'dev_kmsg', 'dev_mem', 'init_module',
     'finit_module', 'bpf_kprobe', 'perf_event_open', 'perf_event_open_host_pid', 'ptrace', 'kill', 'keyctl', 'settimeofday', 'clock_settime', 'adjtimex', 'reboot',
