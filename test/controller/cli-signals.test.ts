@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -103,14 +103,20 @@ function qmctlProcess(t: ExecutionContext, args: readonly string[], address = 'u
   };
 }
 
-/** A layout of `count` units in one long chain: some 10 MB, seconds of parsing and checking. */
-async function bigLayout(t: ExecutionContext, count = 150_000): Promise<string> {
+/**
+ * A layout of `count` units in one long chain, in layout.yaml and again in two drop-ins (each file under the 4 MiB
+ * limit for one file): some 10 MB in all, seconds of parsing and checking.
+ */
+async function bigLayout(t: ExecutionContext, count = 50_000): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'qm-big-layout-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const lines = ['nodes:', '  a:', '    units:'];
   for (let index = 0; index < count; index++) lines.push(`      u-${index}.service: { state: running, needs: [u-${index + 1}.service] }`);
   lines.push(`      u-${count}.service: {}`);
-  await writeFile(join(dir, 'layout.yaml'), `${lines.join('\n')}\n`);
+  const text = `${lines.join('\n')}\n`;
+  await writeFile(join(dir, 'layout.yaml'), text);
+  await mkdir(join(dir, 'layout.d'));
+  for (const name of ['10-again.yaml', '20-again.yaml']) await writeFile(join(dir, 'layout.d', name), text);
   return dir;
 }
 
@@ -118,7 +124,7 @@ for (const [signal, status] of [
   ['SIGINT', 130],
   ['SIGTERM', 143],
 ] as const) {
-  test.serial(`${signal} while qmctl parses a 10 MB layout ends it at once (the shell sees ${status}); nothing is printed as checked`, async (t) => {
+  test.serial(`${signal} while qmctl parses a 10 MB layout (three files) ends it at once (the shell sees ${status}); nothing is printed as checked`, async (t) => {
     built();
     const dir = await bigLayout(t);
     for (const command of [['layout', 'check'], ['plan']]) {
