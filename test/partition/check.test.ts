@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import type { CheckReport, CheckResult } from '../../controller/partition/check.ts';
 import { formatReport } from '../../controller/cli/commands/check.ts';
-import { bootQmNode, importBusybox, type QmNode } from './qm-node.ts';
+import { bootQmNode, setUpQm, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode }>;
 
@@ -59,10 +59,8 @@ test.before(async (t) => {
   t.timeout(20 * 60_000, 'building the node and QM rootfs on a fresh machine');
   const node = await bootQmNode('qm-check');
   t.context.node = node;
-  const result = await node.qmctl(['setup']);
-  if (result.code !== 0) throw new Error(`qmctl setup failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
   // Nested containers need the test-only podman drop-in on this cgroup v1 machine (machine.md); no image is used.
-  await importBusybox(node);
+  await setUpQm(node);
 });
 
 test.after.always(async (t) => {

@@ -6,7 +6,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import type { CheckReport } from '../../controller/partition/check.ts';
-import { bootQmNode, importBusybox, type QmNode } from './qm-node.ts';
+import { bootQmNode, setUpQm, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode; memoryCgroup: string }>;
 
@@ -45,9 +45,8 @@ test.before(async (t) => {
   const memoryCgroup = node.cgroups.find((dir) => /\/memory(,[^/]*)?\//.test(dir));
   if (!memoryCgroup) throw new Error(`the node has no memory cgroup of its own: ${node.cgroups.join(', ')}`);
   t.context.memoryCgroup = memoryCgroup;
-  const result = await node.qmctl(['setup']);
-  if (result.code !== 0) throw new Error(`qmctl setup failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-  await importBusybox(node);
+  // setUpQm also imports the busybox image the nested hog runs from.
+  await setUpQm(node);
 });
 
 test.after.always(async (t) => {

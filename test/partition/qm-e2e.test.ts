@@ -4,7 +4,7 @@ import anyTest, { type TestFn } from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeMask, defaultCapabilities, qmCapabilities } from './capabilities.ts';
-import { bootQmNode, importBusybox, projectDir, type QmNode } from './qm-node.ts';
+import { bootQmNode, setUpQm, projectDir, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode; setupSeconds: number }>;
 const nodeName = 'qm-e2e';
@@ -14,12 +14,9 @@ test.before(async (t) => {
   t.timeout(20 * 60_000, 'building the node and QM rootfs on a fresh machine');
   const node = await bootQmNode(nodeName);
   t.context.node = node;
-  const started = performance.now();
-  const result = await node.qmctl(['setup']);
-  t.context.setupSeconds = (performance.now() - started) / 1000;
-  t.log(`qmctl setup: exit ${result.code} in ${t.context.setupSeconds.toFixed(1)} s\n${result.stderr}`);
-  if (result.code !== 0) throw new Error(`qmctl setup failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-  await importBusybox(node);
+  const setup = await setUpQm(node);
+  t.context.setupSeconds = setup.seconds;
+  t.log(`qmctl setup in ${setup.seconds.toFixed(1)} s\n${setup.stderr}`);
 });
 
 test.after.always(async (t) => {

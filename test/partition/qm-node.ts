@@ -74,6 +74,19 @@ cgroups = "disabled"
 runtime = "crun"
 `;
 
+/**
+ * `qmctl setup` on the node, as an integrator runs it, then the busybox image for nested containers: where the
+ * partition e2e files start. Throws with setup's output when it fails; returns how long setup took and what it said.
+ */
+export async function setUpQm(node: QmNode): Promise<{ seconds: number; stderr: string }> {
+  const started = performance.now();
+  const result = await node.qmctl(['setup']);
+  const seconds = (performance.now() - started) / 1000;
+  if (result.code !== 0) throw new Error(`qmctl setup failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+  await importBusybox(node);
+  return { seconds, stderr: result.stderr };
+}
+
 /** Imports a busybox image into QM's podman as localhost/busybox (from the host's busybox-static). */
 export async function importBusybox(node: QmNode): Promise<void> {
   const script = `set -e
