@@ -10,8 +10,8 @@ import { sortErrors, validateLayout, type Validated } from './validate.ts';
 export const DEFAULT_LAYOUT = '/etc/qm/layout.yaml';
 /**
  * 4 MiB: almost three times a 10,000-unit vehicle's layout (1.5 MB), and what one file may cost: the yaml
- * library's document takes about 70 times the text in memory and a second per MB to check (bench
- * layout-check), so a file at the limit costs about 300 MB and 4 s, once.
+ * library's document takes about 75 times the text in memory and a second of CPU per MB to check (bench
+ * layout-check), so a file at the limit costs about 340 MiB and 5 s, once.
  */
 export const MAX_LAYOUT_FILE_BYTES = 4 * 1024 * 1024;
 
