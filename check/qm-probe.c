@@ -346,28 +346,21 @@ static int probe_mknod(const char *kind, const char *numbers) {
   return report("allowed", error, "opening %s %u:%u got past the permission check: %s", kind, major_number, minor_number, strerror(error));
 }
 
-/** Opens PATH for writing and closes it without writing: sysrq-trigger, release_agent, /dev/kmsg. */
-static int probe_open_write(const char *path) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+/** Opens PATH (O_WRONLY or O_RDONLY) and closes it without writing or reading: sysrq-trigger, /dev/kmsg, /dev/mem. */
+static int probe_open(const char *path, int mode, const char *purpose) {
+  int fd = open(path, mode | O_CLOEXEC | O_NONBLOCK);
   int error = errno;
   if (fd >= 0) {
     close(fd);
-    return report("allowed", 0, "%s opened for writing (nothing was written)", path);
+    return report("allowed", 0, "%s opened for %s", path, purpose);
   }
   if (error == ENOENT) return report("refused", error, "%s does not exist here", path);
   return judge(-1, error, path);
 }
 
-static int probe_open_read(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  int error = errno;
-  if (fd >= 0) {
-    close(fd);
-    return report("allowed", 0, "%s opened for reading (nothing was read)", path);
-  }
-  if (error == ENOENT) return report("refused", error, "%s does not exist here", path);
-  return judge(-1, error, path);
-}
+static int probe_open_write(const char *path) { return probe_open(path, O_WRONLY, "writing (nothing was written)"); }
+
+static int probe_open_read(const char *path) { return probe_open(path, O_RDONLY, "reading (nothing was read)"); }
 
 /** Reads a /proc/sys or /sys value and writes exactly that value back: refused, or accepted with nothing changed. */
 static int probe_write_same(const char *path) {
