@@ -21,6 +21,7 @@ export const MAX_DEPTH = 64;
 /** Aliases may make a file stand for at most this many times the values it writes, plus ALIAS_ALLOWANCE. */
 const ALIAS_FACTOR = 10;
 const ALIAS_ALLOWANCE = 10_000;
+const TAGS_REFUSED = 'tags (such as !!str) are not used in a layout: quote a value to make it a string';
 /** How much of the library's message an error keeps: some quote the text they stopped at. */
 const MAX_MESSAGE = 200;
 
@@ -109,9 +110,7 @@ function libraryMessage(code: string, message: string): string {
     case 'KEY_OVER_1024_CHARS':
       return "a key may be at most 1024 characters long (YAML's limit)";
     case 'TAG_RESOLVE_FAILED':
-      return 'tags (such as !!str) are not used in a layout: quote a value to make it a string';
-    case 'RESOURCE_EXHAUSTION':
-      return `nested deeper than ${MAX_DEPTH} levels; a layout needs six`;
+      return TAGS_REFUSED;
     default: {
       const words = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message;
       return words.charAt(0).toLowerCase() + words.slice(1);
@@ -199,7 +198,7 @@ class Builder {
   private value(node: ParsedNode): { tree: Tree; height: number } {
     if (isAlias(node)) return this.alias(node.source, node.range[0]);
     const at = node.range[0];
-    if (node.tag !== undefined) this.note('tags (such as !!str) are not used in a layout: quote a value to make it a string', at);
+    if (node.tag !== undefined) this.note(TAGS_REFUSED, at);
     const anchor = node.anchor;
     if (anchor !== undefined) this.anchors.set(anchor, 'building');
     const expandedBefore = this.expanded;
@@ -222,7 +221,7 @@ class Builder {
       if (!isScalar(key) || key.value === null || key.value === '') {
         this.fail(isAlias(key) || isMap(key) || isSeq(key) ? 'a key must be a name, not a list, map or alias' : 'a key must be a name, not empty', keyAt);
       }
-      if (key.tag !== undefined) this.note('tags (such as !!str) are not used in a layout: quote a value to make it a string', keyAt);
+      if (key.tag !== undefined) this.note(TAGS_REFUSED, keyAt);
       const name = this.shared(typeof key.value === 'string' ? key.value : (key.source ?? String(key.value)));
       if (key.anchor !== undefined) this.anchors.set(key.anchor, { tree: new ScalarTree(this.source, keyAt, name), size: 1, height: 0 });
       const first = keys.first(entries, name);
