@@ -2,7 +2,9 @@
 // from QM root, from a container nested in QM and from the host. The syscall probes are check/qm-probe.c (built
 // into dist/qm-probe), copied into QM's writable /var and run there; every probe is a harmless variant whose
 // permission check comes before any effect. Judging is pure (check-judge.ts); this file holds the effects.
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { QmError } from '../errors.ts';
 import { requireQmRunning } from './container.ts';
@@ -105,7 +107,6 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
   const add = (...results: CheckResult[]) => checks.push(...results);
   const shmMarker = `/dev/shm/${workName}`;
   // A service only the host's loopback should reach: QM (its own network namespace) must not connect to it.
-  const { createServer } = await import('node:net');
   const loopbackPeers: string[] = [];
   const loopback = createServer((socket) => {
     loopbackPeers.push(`${socket.remoteAddress}:${socket.remotePort}`);
@@ -293,7 +294,6 @@ async function judgeSynBacklog(result: ProbeResult, pid: number): Promise<CheckR
 }
 
 async function readlinkSafe(path: string): Promise<string> {
-  const { readlink } = await import('node:fs/promises');
   return readlink(path).catch(() => '');
 }
 
@@ -386,10 +386,15 @@ async function memAvailable(): Promise<number> {
  * init lived on; the figures are how long the hog ran and how long the host took to get its memory back.
  */
 async function memoryPressure(from: 'qm' | 'nested', hog: readonly string[]): Promise<CheckResult> {
-  const { spawn } = await import('node:child_process');
-  const asil = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(64 * 1024 * 1024, 1); setInterval(() => { b[0]++; }, 1000);'], { stdio: 'ignore' });
+  // It says "ready" once its memory is filled, so the hog starts against memory really held.
+  const asil = spawn(process.execPath, ['-e', 'const b = Buffer.alloc(64 * 1024 * 1024, 1); process.stdout.write("ready\\n"); setInterval(() => { b[0]++; }, 1000);'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   try {
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the buffer filled
+    await new Promise<void>((resolve, reject) => {
+      asil.stdout.once('data', () => resolve());
+      asil.once('exit', (code, signal) => reject(new QmError('io', `the host process standing in for an ASIL service ended before it held its memory (${signal ?? `exit ${code}`})`)));
+    });
     const initBefore = await qmInitPid();
     const availableBefore = await memAvailable();
     const killsBefore = await oomKills();
