@@ -59,11 +59,12 @@ for (const where of ['QM', 'a container nested in QM'] as const) {
   test.serial(`memory: under real memory pressure the OOM killer takes the work in ${where}; the ASIL service and QM's systemd survive`, async (t) => {
     const { node, memoryCgroup } = t.context;
     // The ASIL service: a node service like any other (OOMScoreAdjust 0 is what host services get), holding memory.
-    await sh(node, `systemctl stop asil-service 2>/dev/null; systemctl reset-failed asil-service 2>/dev/null; systemd-run --quiet --unit asil-service node -e "const b = Buffer.alloc(${ASIL_BYTES}, 1); setInterval(() => b[0]++, 1000)"`);
-    await sh(node, 'for i in $(seq 50); do [ "$(systemctl show -P MainPID asil-service)" != 0 ] && exit 0; sleep 0.1; done; exit 1');
+    // Type=exec: systemd-run returns once the service's process runs, so its MainPID is known.
+    await sh(node, `systemctl stop asil-service 2>/dev/null; systemctl reset-failed asil-service 2>/dev/null; systemd-run --quiet -p Type=exec --unit asil-service node -e "const b = Buffer.alloc(${ASIL_BYTES}, 1); setInterval(() => b[0]++, 1000)"`);
     const asilPid = await sh(node, 'systemctl show -P MainPID asil-service');
+    // Pressure starts once the service really holds its memory: its resident set, read until it does.
+    await sh(node, `for i in $(seq 200); do [ "$(awk '/^VmRSS/ {print $2}' /proc/${asilPid}/status)" -ge ${ASIL_BYTES / 1024} ] && exit 0; sleep 0.05; done; exit 1`);
     const qmPid = await sh(node, "podman inspect --format '{{.State.Pid}}' qm");
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the Buffer filled
     const before = await usage(memoryCgroup);
     const killsBefore = await oomKills(memoryCgroup);
     await writeFile(join(memoryCgroup, 'memory.limit_in_bytes'), String(before + HEADROOM));
