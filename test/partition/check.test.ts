@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import type { CheckReport, CheckResult } from '../../controller/partition/check.ts';
 import { formatReport } from '../../controller/cli/commands/check.ts';
-import { bootQmNode, setUpQm, type QmNode } from './qm-node.ts';
+import { bootQmNode, setUpQm, waitForQm, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode }>;
 
@@ -45,15 +45,6 @@ async function runCheck(node: QmNode): Promise<{ code: number; report: CheckRepo
 }
 
 const find = (report: CheckReport, name: string, from: CheckResult['from']) => report.checks.find((result) => result.name === name && result.from === from);
-
-async function waitForQm(node: QmNode): Promise<string> {
-  let state = '';
-  for (let i = 0; i < 150 && state !== 'running'; i++) {
-    state = (await node.sh('podman exec qm systemctl is-system-running 2>/dev/null')).stdout.trim();
-    if (state !== 'running') await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return state;
-}
 
 test.before(async (t) => {
   t.timeout(20 * 60_000, 'building the node and QM rootfs on a fresh machine');

@@ -5,7 +5,7 @@
 // Prints a table and the conclusion, and compares it with what units/qm.container grants.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bootQmNode, importBusybox, projectDir, type QmNode } from './qm-node.ts';
+import { bootQmNode, importBusybox, projectDir, waitForQmScript, type QmNode } from './qm-node.ts';
 import { capabilityNames, decodeMask, defaultCapabilities, encodeMask, inBitOrder, isCapability, qmCapabilities, type Capability } from './capabilities.ts';
 
 /** Taken away first in the cumulative pass, so that where two capabilities overlap the one that reaches the host goes. */
@@ -108,17 +108,12 @@ async function trial(node: QmNode, checks: readonly Check[], granted: readonly C
     granted === undefined
       ? `rm -f ${dropIn}`
       : `printf '%s\\n' '[Container]' 'AddCapability=' 'AddCapability=${granted.join(' ')}' 'DropCapability=' 'DropCapability=all' > ${dropIn}`;
-  // Polls until QM's systemd has finished booting; a QM that never gets there is described by its journal.
+  // Waits until QM's systemd has finished booting; a QM that never gets there is described by its journal.
   const boot = await node.sh(
     `${config}
 systemctl daemon-reload
 systemctl restart qm.service >/dev/null 2>&1 || echo "qm.service did not start: $(journalctl -u qm.service -n 3 -o cat | tr '\\n' ' ')"
-end=$(( $(date +%s) + 60 )); state=
-while [ $(date +%s) -lt $end ]; do
-  state=$(podman exec qm systemctl is-system-running 2>/dev/null)
-  case "$state" in running|degraded|maintenance|stopping) break;; esac
-  sleep 0.2
-done
+${waitForQmScript}
 echo "@@state \${state:-unreachable}"
 pid=$(podman inspect --format '{{.State.Pid}}' qm 2>/dev/null) && echo "@@capeff $(awk '/^CapEff/ {print $2}' /proc/$pid/status)"
 if [ "$state" != running ] && [ -n "$state" ]; then

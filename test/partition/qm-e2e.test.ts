@@ -4,7 +4,7 @@ import anyTest, { type TestFn } from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeMask, defaultCapabilities, qmCapabilities } from './capabilities.ts';
-import { bootQmNode, setUpQm, projectDir, type QmNode } from './qm-node.ts';
+import { bootQmNode, projectDir, setUpQm, waitForQm, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode; setupSeconds: number }>;
 const nodeName = 'qm-e2e';
@@ -166,12 +166,7 @@ test.serial("QM's root is read-only; /etc and /var are /etc/qm and /var/qm and s
   t.is((await node.sh('cat /etc/qm/qm-e2e /var/qm/qm-e2e')).stdout, 'etc\nvar\n');
   const restart = await node.sh('systemctl restart qm.service');
   t.is(restart.code, 0, restart.stderr);
-  let state = '';
-  for (let i = 0; i < 100 && state !== 'running'; i++) {
-    state = (await qm(node, 'systemctl is-system-running')).stdout.trim();
-    if (state !== 'running') await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  t.is(state, 'running');
+  t.is(await waitForQm(node), 'running');
   t.is((await qm(node, 'cat /etc/qm-e2e /var/qm-e2e')).stdout, 'etc\nvar\n');
 });
 

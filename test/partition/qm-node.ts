@@ -75,6 +75,22 @@ runtime = "crun"
 `;
 
 /**
+ * Shell lines that leave in $state what QM's systemd says once it has finished booting (running, degraded …), or
+ * nothing if it never answered within a minute. `is-system-running --wait` waits for the boot itself; the loop
+ * only covers the moment after a (re)start when QM's systemd does not answer yet.
+ */
+export const waitForQmScript = `state=; end=$(( $(date +%s) + 60 ))
+while [ $(date +%s) -lt $end ]; do
+  state=$(timeout 60 podman exec qm systemctl is-system-running --wait 2>/dev/null)
+  case "$state" in ''|offline|unknown) sleep 0.2;; *) break;; esac
+done`;
+
+/** What QM's systemd says once it has finished booting; empty when it never answered. */
+export async function waitForQm(node: QmNode): Promise<string> {
+  return (await node.sh(`${waitForQmScript}\necho "$state"`, 90_000)).stdout.trim();
+}
+
+/**
  * `qmctl setup` on the node, as an integrator runs it, then the busybox image for nested containers: where the
  * partition e2e files start. Throws with setup's output when it fails; returns how long setup took and what it said.
  */
