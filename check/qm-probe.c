@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -517,6 +518,153 @@ static int probe_memory_hog(void) {
   }
 }
 
+static double now_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec wait = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+  nanosleep(&wait, NULL);
+}
+
+/** Shared by the fork bomb's processes (MAP_SHARED): fork slots taken, forks done, forks refused and why. */
+struct bomb_tally {
+  int taken, forked, refused, error;
+};
+
+/**
+ * One process of the bomb: forks (and so does each child) until the kernel refuses or CAP slots are taken, then
+ * holds its task without spinning. Each child dies with its parent and on its own after a minute, so nothing of
+ * the bomb outlives the probe even if the probe is killed.
+ */
+static void bomb(struct bomb_tally *tally, int cap) {
+  for (;;) {
+    if (__atomic_add_fetch(&tally->taken, 1, __ATOMIC_SEQ_CST) > cap) break;
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(0);
+      alarm(60);
+      continue;
+    }
+    if (child > 0) {
+      __atomic_add_fetch(&tally->forked, 1, __ATOMIC_SEQ_CST);
+      continue;
+    }
+    int none = 0;
+    __atomic_compare_exchange_n(&tally->error, &none, errno, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&tally->refused, 1, __ATOMIC_SEQ_CST);
+    break;
+  }
+  for (;;) pause();
+}
+
+/**
+ * For qmctl check --stress: a fork bomb in its own process group, forking until the kernel refuses (at most CAP
+ * processes), holding the tasks it got for HOLD_MS so the host can show it still forks, then killing the whole group
+ * and reaping every process. Says "fork_bomb: holding" and "fork_bomb: ending" on stderr as it gets there.
+ */
+static int probe_fork_bomb(const char *cap_text, const char *hold_text) {
+  int cap = atoi(cap_text), hold_ms = atoi(hold_text);
+  if (cap <= 0 || hold_ms < 0) return report("error", EINVAL, "expected CAP > 0 and HOLD_MS >= 0, got %s %s", cap_text, hold_text);
+  struct bomb_tally *tally = mmap(NULL, sizeof *tally, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (tally == MAP_FAILED) return report("error", errno, "mmap of the shared tally failed");
+  // Orphans of the bomb come back to this process, which reaps them all.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return report("error", errno, "prctl(PR_SET_CHILD_SUBREAPER) failed");
+  double started = now_ms();
+  pid_t group = fork();
+  if (group < 0) return report("error", errno, "the bomb's first fork failed");
+  if (group == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    alarm(60);
+    bomb(tally, cap);
+  }
+  setpgid(group, group);
+  double held_from = 0;
+  for (double now = started; now - started < 30000; now = now_ms()) {
+    int done = __atomic_load_n(&tally->refused, __ATOMIC_SEQ_CST) > 0 || __atomic_load_n(&tally->taken, __ATOMIC_SEQ_CST) > cap;
+    if (done && held_from == 0) {
+      held_from = now;
+      fputs("qm-probe fork_bomb: holding\n", stderr);
+    }
+    if (held_from != 0 && now - held_from >= hold_ms) break;
+    sleep_ms(5);
+  }
+  fputs("qm-probe fork_bomb: ending\n", stderr);
+  double killed_at = now_ms();
+  int reaped = 0, left = 1;
+  while (left && now_ms() - killed_at < 10000) {
+    kill(-group, SIGKILL);
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) reaped++;
+    if (pid < 0 && errno == ECHILD) left = 0;
+    else sleep_ms(1);
+  }
+  double reap_ms = now_ms() - killed_at;
+  int forked = tally->forked, refused = tally->refused;
+  double reached_ms = (held_from != 0 ? held_from : killed_at) - started;
+  if (left) return report("error", 0, "forked %d processes; after SIGKILL to the group, %d were reaped in %.0f ms and some were still left", forked, reaped, reap_ms);
+  if (refused > 0)
+    return report("refused", tally->error, "forked %d processes in %.0f ms, then fork failed %d time(s): %s; held %d ms; killed and reaped %d in %.0f ms", forked, reached_ms, refused,
+                  strerror(tally->error), hold_ms, reaped, reap_ms);
+  return report("allowed", 0, "forked %d processes in %.0f ms (the cap) and no fork was refused; held %d ms; killed and reaped %d in %.0f ms", forked, reached_ms, hold_ms, reaped, reap_ms);
+}
+
+/**
+ * For qmctl check --stress: writes PATH until its filesystem is full (ENOSPC) or MIB MiB are written, then removes
+ * it. qmctl stops it early by creating PATH.stop (looked for every 64 MiB).
+ */
+static int probe_fill(const char *path, const char *mib_text) {
+  long long cap = atoll(mib_text);
+  if (cap <= 0) return report("error", EINVAL, "expected MIB > 0, got %s", mib_text);
+  char stop[4096];
+  snprintf(stop, sizeof stop, "%s.stop", path);
+  static char block[1 << 20];
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return report("error", errno, "cannot create %s", path);
+  long long written = 0, blocks = 0;
+  int error = 0, stopped = 0;
+  double started = now_ms();
+  while (written < cap << 20) {
+    if (blocks % 64 == 0 && access(stop, F_OK) == 0) {
+      stopped = 1;
+      break;
+    }
+    // Each page of each block differs: a compressing or deduplicating filesystem must store every byte.
+    for (size_t page = 0; page < sizeof block; page += 4096) {
+      uint64_t mark = ((uint64_t)blocks << 32) ^ page ^ 0x9e3779b97f4a7c15ULL;
+      for (size_t at = 0; at < 4096; at += 8) {
+        mark ^= mark << 13, mark ^= mark >> 7, mark ^= mark << 17;
+        memcpy(block + page + at, &mark, 8);
+      }
+    }
+    ssize_t n = write(fd, block, sizeof block);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = errno;
+      break;
+    }
+    written += n;
+    blocks++;
+  }
+  if (!error && !stopped && fsync(fd) < 0) error = errno;
+  double fill_ms = now_ms() - started;
+  struct statvfs fs;
+  int have_fs = fstatvfs(fd, &fs) == 0;
+  close(fd);
+  if (unlink(path) < 0) return report("error", errno, "wrote %lld MiB to %s but could not remove it", written >> 20, path);
+  unsigned long long size_mib = have_fs ? (unsigned long long)fs.f_blocks * fs.f_frsize >> 20 : 0, free_mib = have_fs ? (unsigned long long)fs.f_bfree * fs.f_frsize >> 20 : 0;
+  if (stopped) return report("error", 0, "stopped by qmctl (it created %s) after %lld MiB written to %s in %.0f ms; the file is removed", stop, written >> 20, path, fill_ms);
+  if (error)
+    return report(error == ENOSPC ? "refused" : "error", error, "wrote %lld MiB to %s in %.0f ms, then the write failed: %s; its filesystem holds %llu MiB, %llu MiB free when full; the file is removed",
+                  written >> 20, path, fill_ms, strerror(error), size_mib, free_mib);
+  return report("allowed", 0, "wrote %lld MiB (the cap) to %s in %.0f ms without running out (its filesystem holds %llu MiB); the file is removed", written >> 20, path, fill_ms, size_mib);
+}
+
 struct probe {
   const char *name;
   int arguments;
@@ -556,6 +704,8 @@ static const struct probe probes[] = {
     {"oom_score_adj", 0, {.none = probe_oom_score_adj}},
     {"memory_hog", 0, {.none = probe_memory_hog}},
     {"tcp_connect", 2, {.two = probe_tcp_connect}},
+    {"fork_bomb", 2, {.two = probe_fork_bomb}},
+    {"fill", 2, {.two = probe_fill}},
 };
 
 static int run_case(int argc, char **argv) {
