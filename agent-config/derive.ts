@@ -9,10 +9,14 @@ import { BUILT_IN, type Section, type Setting } from './merge.ts';
 export const HOST_SOCKET_DIR = '/run/bluechi';
 export const SOCKET_NAME = 'bluechi.sock';
 /**
- * Where units/qm.container.d/20-bluechi-controller-socket.conf mounts HOST_SOCKET_DIR inside QM.
- * Not /run/bluechi: QM's own bluechi package has a `D! /run/bluechi` tmpfiles line that would empty it.
+ * Where QM's agent reaches the controller: units/qm.container.d/20-bluechi-controller-socket.conf mounts the
+ * gate's directory (GATE_SOCKET_DIR) here. qm-bluechi-gate passes only QM's own registration on to the host's
+ * controller socket (controller/bluechi-gate). Not /run/bluechi: QM's own bluechi package has a
+ * `D! /run/bluechi` tmpfiles line that would empty it.
  */
 export const QM_SOCKET_DIR = '/run/bluechi-controller';
+/** Where qm-bluechi-gate.socket listens on the host; only this directory is mounted into QM. */
+export const GATE_SOCKET_DIR = '/run/qm/bluechi-gate';
 export const QM_SOCKET_ADDRESS = `unix:path=${QM_SOCKET_DIR}/${SOCKET_NAME}`;
 
 export type ControllerMode = 'auto' | 'unix' | 'tcp';
@@ -29,6 +33,8 @@ export interface DeriveOptions {
 
 export interface ControllerChoice {
   readonly via: 'unix' | 'tcp' | 'other';
+  /** For `unix`: the host's controller socket, where qm-bluechi-gate passes QM's registration on. */
+  readonly hostSocket?: string;
   /** The controller keys written into the QM's agent.conf, in order. */
   readonly settings: ReadonlyArray<readonly [key: string, value: string]>;
   /** Why, in one sentence, without line numbers (it goes into the generated file's header). */
@@ -88,8 +94,8 @@ function deriveNodeName(host: Section, options: DeriveOptions, diagnostics: Diag
   return { nodeName, nodeNameFrom };
 }
 
-function unixSocket(reason: string): ControllerChoice {
-  return { via: 'unix', settings: [['ControllerAddress', QM_SOCKET_ADDRESS]], reason: `the controller's Unix socket, mounted into QM at ${QM_SOCKET_DIR}: ${reason}` };
+function unixSocket(reason: string, hostSocket = `${HOST_SOCKET_DIR}/${SOCKET_NAME}`): ControllerChoice {
+  return { via: 'unix', hostSocket, settings: [['ControllerAddress', QM_SOCKET_ADDRESS]], reason: `the controller's Unix socket ${hostSocket}, through the gate mounted into QM at ${QM_SOCKET_DIR}: ${reason}` };
 }
 
 function deriveController(host: Section, options: DeriveOptions, diagnostics: Diagnostic[]): ControllerChoice {
@@ -122,7 +128,7 @@ function deriveController(host: Section, options: DeriveOptions, diagnostics: Di
       const path = keys.get('path');
       if (path !== undefined && posix.dirname(path) === HOST_SOCKET_DIR) {
         if (mode === 'tcp') return tcpRequired(diagnostics, address, 'ControllerAddress', 'ControllerAddress is a Unix socket');
-        return { via: 'unix', settings: [['ControllerAddress', `unix:path=${QM_SOCKET_DIR}/${posix.basename(path)}`]], reason: `the host's ControllerAddress ${path}, mounted into QM at ${QM_SOCKET_DIR}` };
+        return unixSocket(`the host's ControllerAddress`, path);
       }
       if (path !== undefined) {
         diagnostics.push(

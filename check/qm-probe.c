@@ -665,6 +665,8 @@ static int probe_fill(const char *path, const char *mib_text) {
   return report("allowed", 0, "wrote %lld MiB (the cap) to %s in %.0f ms without running out (its filesystem holds %llu MiB); the file is removed", written >> 20, path, fill_ms, size_mib);
 }
 
+#include "bluechi-peer.c"
+
 struct probe {
   const char *name;
   int arguments;
@@ -704,6 +706,9 @@ static const struct probe probes[] = {
     {"oom_score_adj", 0, {.none = probe_oom_score_adj}},
     {"memory_hog", 0, {.none = probe_memory_hog}},
     {"tcp_connect", 2, {.two = probe_tcp_connect}},
+    {"bluechi_register", 2, {.two = probe_bluechi_register}},
+    {"bluechi_hold", 2, {.two = probe_bluechi_hold}},
+    {"bluechi_flood", 2, {.two = probe_bluechi_flood}},
     {"fork_bomb", 2, {.two = probe_fork_bomb}},
     {"fill", 2, {.two = probe_fill}},
 };

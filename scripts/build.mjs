@@ -82,11 +82,12 @@ export { ${names.map((name, index) => `e${index} as ${name}`).join(', ')} };`,
   },
 };
 
-// qm-controller is its own file rather than a qmctl subcommand: the daemon's code stays out of the file
-// every qmctl start-up compiles, and systemd's ExecStart names what it runs.
+// qm-controller and qm-bluechi-gate are files of their own rather than qmctl subcommands: the daemons' code stays
+// out of the file every qmctl start-up compiles, and systemd's ExecStart names what it runs.
 for (const [entry, outfile] of [
   ['controller/cli/qmctl.ts', 'dist/qmctl.mjs'],
   ['controller/daemon/qm-controller.ts', 'dist/qm-controller.mjs'],
+  ['controller/bluechi-gate/qm-bluechi-gate.ts', 'dist/qm-bluechi-gate.mjs'],
 ]) {
 await build({
   ...common,

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { carryOut, planApply } from '../../agent-config/apply.ts';
 import { QmError } from '../errors.ts';
 import type { Systemd } from '../systemd/client.ts';
-import { adminDropInDir, installDir, qmContainer, qmUnit, quadletFile, vendorDropInDir } from './paths.ts';
+import { adminDropInDir, gateExecutable, gateUnits, installDir, qmContainer, qmUnit, quadletFile, systemUnitDir, vendorDropInDir } from './paths.ts';
 import { exists, nearestExisting, previousVersion, writeFileAtomic } from './files.ts';
 import { distroOf, parseOsRelease } from './platform.ts';
 import { preflight, type PlatformFacts, type Preflight } from './preflight.ts';
@@ -174,6 +174,8 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
   const qmContainerText = await readFile(join(unitsDir, 'qm.container'), 'utf8');
   const nestedConf = await readFile(join(unitsDir, 'containers.conf'), 'utf8');
   const vendorDropIns = await readDropIns(join(unitsDir, 'qm.container.d'));
+  const gateFiles = await Promise.all(gateUnits.map(async (name) => [name, await readFile(join(unitsDir, name), 'utf8')] as const));
+  const gate = await gateExecStartDropIn();
   const earlier = await readManifest();
   if (earlier && (earlier.rootfs !== options.rootfs || earlier.rwetcfs !== options.rwetcfs || earlier.rwvarfs !== options.rwvarfs)) {
     throw new QmError(
@@ -212,6 +214,10 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
     for (const [name, text] of vendorDropIns) await record.write(join(vendorDropInDir, name), text);
     if (dropIn) await record.write(setupDropInPath, dropIn);
     else if (await exists(setupDropInPath)) await rm(setupDropInPath);
+    for (const [name, text] of gateFiles) await record.write(join(systemUnitDir, name), text);
+    if (gate.missing) warn(gate.missing);
+    if (gate.dropIn) await record.write(gateDropInPath, gate.dropIn);
+    else if (await exists(gateDropInPath)) await rm(gateDropInPath);
 
     const rootfsStarted = performance.now();
     const rootfsSource = rootfsCurrent ? 'current' : await provideRootfs(options, recipe, checked, record, io);
@@ -275,6 +281,26 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
   } finally {
     if (await exists(installDir)) await saveRecord().catch(() => undefined);
   }
+}
+
+const gateDropInPath = join(systemUnitDir, 'qm-bluechi-gate.service.d', '50-qmctl-setup.conf');
+
+/**
+ * Where this qmctl was not installed by a package (no /usr/libexec/qm-bluechi-gate), the gate runs from beside it:
+ * a drop-in naming node and dist/qm-bluechi-gate.mjs. Undefined when the packaged path exists.
+ */
+async function gateExecStartDropIn(): Promise<{ dropIn?: string; missing?: string }> {
+  if (await exists(gateExecutable)) return {};
+  const beside = process.argv[1] ? join(dirname(process.argv[1]), 'qm-bluechi-gate.mjs') : undefined;
+  if (!beside || !(await exists(beside))) {
+    return { missing: `qm-bluechi-gate is neither at ${gateExecutable} nor beside qmctl (npm run build makes dist/qm-bluechi-gate.mjs): QM's agent cannot reach the controller until it is` };
+  }
+  const dropIn = `# qmctl setup: this qmctl runs from ${dirname(beside)}, not from a package, so the gate runs from there too.
+[Service]
+ExecStart=
+ExecStart=${process.execPath} ${beside}
+`;
+  return { dropIn };
 }
 
 async function readDropIns(dir: string): Promise<Array<[string, string]>> {
@@ -441,7 +467,7 @@ export async function removeSetup(options: SetupOptions, io: SetupIo): Promise<R
     }
   }
   // Empty directories setup's files lived in (qm.container.d/, /usr/share/qm) go too, never one with others' files.
-  for (const dir of [dirname(setupDropInPath), vendorDropInDir, installDir]) await rmdir(dir).catch(() => undefined);
+  for (const dir of [dirname(setupDropInPath), vendorDropInDir, dirname(gateDropInPath), installDir]) await rmdir(dir).catch(() => undefined);
   if (systemd) {
     io.progress('Reloading systemd');
     await systemd.reload();

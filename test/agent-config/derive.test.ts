@@ -106,7 +106,7 @@ test('the rendered file names its sources and reasons, and reads back as the set
 #   /usr/share/bluechi-agent/config/agent.conf
 #   /etc/bluechi/agent.conf
 # NodeName: "qm." + the host's NodeName in /etc/bluechi/agent.conf.
-# Controller: the controller's Unix socket, mounted into QM at /run/bluechi-controller: the host's ControllerHost (default 127.0.0.1) is a loopback address, which inside QM's private network means QM itself.
+# Controller: the controller's Unix socket /run/bluechi/bluechi.sock, through the gate mounted into QM at /run/bluechi-controller: the host's ControllerHost (default 127.0.0.1) is a loopback address, which inside QM's private network means QM itself.
 # Overwritten whenever the host's configuration changes: put QM-only settings in
 # /etc/bluechi/agent.conf.d/*.conf inside QM instead.
 

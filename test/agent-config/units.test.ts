@@ -4,7 +4,7 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { HOST_SOCKET_DIR, QM_SOCKET_DIR } from '../../agent-config/derive.ts';
+import { GATE_SOCKET_DIR, HOST_SOCKET_DIR, QM_SOCKET_DIR } from '../../agent-config/derive.ts';
 import { tempTree } from './helpers.ts';
 
 const UNITS = fileURLToPath(new URL('../../units/', import.meta.url));
@@ -52,10 +52,14 @@ test("the service's ROOTFS and RWETCFS are qm.container's", async (t) => {
   t.true(container.includes('Volume=${RWETCFS}:/etc'));
 });
 
-test('the qm.container drop-ins: apply before start without failing QM, socket directory mounted read-only', async (t) => {
+test("the qm.container drop-ins: apply before start without failing QM, the gate's socket directory (not the controller's) mounted read-only", async (t) => {
   const apply = settings(await read('qm.container.d/10-bluechi-agent-config.conf'));
   t.deepEqual(apply, ['ExecStartPre=-/usr/bin/qmctl agent-config apply --no-restart --rootfs ${ROOTFS} --rwetcfs ${RWETCFS}']);
   const socket = settings(await read('qm.container.d/20-bluechi-controller-socket.conf'));
-  t.true(socket.includes(`Volume=${HOST_SOCKET_DIR}:${QM_SOCKET_DIR}:ro`));
-  t.true(socket.includes(`ExecStartPre=/usr/bin/mkdir -p -m 0700 ${HOST_SOCKET_DIR}`));
+  t.true(socket.includes(`Volume=${GATE_SOCKET_DIR}:${QM_SOCKET_DIR}:ro`));
+  t.true(socket.includes(`ExecStartPre=/usr/bin/mkdir -p -m 0700 ${GATE_SOCKET_DIR}`));
+  t.false(socket.some((line) => new RegExp(`${HOST_SOCKET_DIR}([:/\\s]|$)`).test(line)), "the controller's own socket directory is never mounted into QM");
+  t.true(socket.includes('Wants=qm-bluechi-gate.socket') && socket.includes('After=qm-bluechi-gate.socket'));
+  const gateSocket = settings(await read('qm-bluechi-gate.socket'));
+  t.true(gateSocket.includes(`ListenStream=${GATE_SOCKET_DIR}/bluechi.sock`));
 });

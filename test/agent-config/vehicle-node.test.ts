@@ -95,12 +95,12 @@ test.serial('a bad value fails the service with file:line:key in the journal; th
   t.regex(await qmFile(vn), /NodeName=qm\.ecu2/);
 });
 
-test.serial('quadlet merges the drop-ins: apply before start, the socket mounted read-only', async (t) => {
+test.serial("quadlet merges the drop-ins: apply before start, the gate's socket mounted read-only", async (t) => {
   const vn = booted(t);
   if (!vn) return;
   const generated = await vn.exec(['/usr/lib/systemd/system-generators/podman-system-generator', '--dryrun'], { env: { QUADLET_UNIT_DIRS: '/root/quadlet' } });
   t.is(generated.code, 0, generated.stderr);
   t.regex(generated.stdout, /^ExecStartPre=-\/usr\/bin\/qmctl agent-config apply --no-restart --rootfs \$\{ROOTFS\} --rwetcfs \$\{RWETCFS\}$/m);
-  t.regex(generated.stdout, /^ExecStartPre=\/usr\/bin\/mkdir -p -m 0700 \/run\/bluechi$/m);
-  t.regex(generated.stdout, /-v \/run\/bluechi:\/run\/bluechi-controller:ro/);
+  t.regex(generated.stdout, /^ExecStartPre=\/usr\/bin\/mkdir -p -m 0700 \/run\/qm\/bluechi-gate$/m);
+  t.regex(generated.stdout, /-v \/run\/qm\/bluechi-gate:\/run\/bluechi-controller:ro/);
 });
