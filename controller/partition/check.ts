@@ -3,7 +3,7 @@
 // into dist/qm-probe), copied into QM's writable /var and run there; every probe is a harmless variant whose
 // permission check comes before any effect. Judging is pure (check-judge.ts); this file holds the effects.
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readlink, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { QmError } from '../errors.ts';
@@ -55,13 +55,20 @@ export async function findProbe(explicit?: string): Promise<string> {
   throw new QmError('io', `qm-probe is not installed (looked for ${candidates.filter(Boolean).join(', ')}); build it with npm run build, or set QM_PROBE`);
 }
 
+/** The host directory podman mounts at `destination` in QM (qm.container's Volume= lines), if any. */
+async function qmMountSource(container: string, destination: string): Promise<string | undefined> {
+  const result = await run(['podman', 'container', 'inspect', '--format', '{{json .Mounts}}', container]);
+  if (result.code !== 0) throw new QmError('io', `cannot read QM's mounts (podman inspect ${container}: ${result.stderr.trim()})`);
+  return (JSON.parse(result.stdout) as Array<{ Source: string; Destination: string }>).find((mount) => mount.Destination === destination)?.Source;
+}
+
 /** The host directory podman mounts at QM's /var/tmp (RWVARFS/tmp in qm.container). */
 async function qmVarTmp(container: string): Promise<string> {
-  const result = await run(['podman', 'container', 'inspect', '--format', '{{json .Mounts}}', container]);
-  const mounts = result.code === 0 ? (JSON.parse(result.stdout) as Array<{ Source: string; Destination: string }>) : [];
-  const source = mounts.find((mount) => mount.Destination === '/var/tmp')?.Source ?? mounts.find((mount) => mount.Destination === '/var')?.Source;
-  if (!source) throw new QmError('io', `cannot find the host directory behind QM's /var/tmp (podman inspect ${container}: ${result.stderr.trim() || 'no such mount'})`);
-  return mounts.some((mount) => mount.Destination === '/var/tmp') ? source : join(source, 'tmp');
+  const varTmp = await qmMountSource(container, '/var/tmp');
+  if (varTmp) return varTmp;
+  const qmVar = await qmMountSource(container, '/var');
+  if (!qmVar) throw new QmError('io', `cannot find the host directory behind QM's /var/tmp (podman inspect ${container}: no such mount)`);
+  return join(qmVar, 'tmp');
 }
 
 /** argv for the probe running CASES one after another (';' between cases). */
@@ -236,10 +243,22 @@ export async function check(options: CheckOptions = {}): Promise<CheckReport> {
     add(judgeModules(checks));
     add(...(await hostChecks(pid, typeof nestedResults === 'string' ? undefined : nestedResults[0])));
     if (options.stress) {
+      const inQm = ['podman', 'exec', container, inQmProbe];
+      const inNested = ['podman', 'exec', container, 'podman', 'run', '--rm', '--network', 'none', '--rootfs', `/var/tmp/${workName}/nested`, '/qm-probe'];
       progress('Memory pressure: a hog in QM, then one in a nested container, each until the OOM killer ends it');
-      add(await memoryPressure('qm', ['podman', 'exec', container, inQmProbe, 'memory_hog']));
-      add(await memoryPressure('nested', ['podman', 'exec', container, 'podman', 'run', '--rm', '--network', 'none', '--rootfs', `/var/tmp/${workName}/nested`, '/qm-probe', 'memory_hog']));
-      add(...stressNotImplemented());
+      add(await memoryPressure('qm', [...inQm, 'memory_hog']));
+      add(await memoryPressure('nested', [...inNested, 'memory_hog']));
+      progress("Fork bomb: in QM, then in a nested container, until qm.service's pids limit refuses a fork; the host forks meanwhile");
+      add(await forkBomb('qm', inQm));
+      add(await forkBomb('nested', inNested));
+      progress("Disk: QM's /var filled from QM and from a nested container, where it is a filesystem of its own");
+      const fill = `qm-check-fill-${process.pid}`;
+      add(
+        ...(await diskFill(container, [
+          { from: 'qm', probe: inQm, path: `/var/${fill}`, hostPath: (qmVar) => join(qmVar, fill) },
+          { from: 'nested', probe: inNested, path: `/${fill}`, hostPath: () => join(nestedRoot, fill) },
+        ])),
+      );
     }
   } finally {
     loopback.close();
@@ -433,6 +452,244 @@ async function memoryPressure(from: 'qm' | 'nested', hog: readonly string[]): Pr
   }
 }
 
-function stressNotImplemented(): CheckResult[] {
-  return ['fork_bomb', 'disk'].map((name) => ({ name, from: 'host' as const, status: 'not-applicable' as const, evidence: 'not applicable: this qmctl does not implement the --stress check yet' }));
+/** qm.service's directory in the pids controller: the v1 hierarchy holding `pids`, else the unified (v2) one. */
+async function qmPidsCgroup(): Promise<string | undefined> {
+  const controlGroup = (await run(['systemctl', 'show', '-P', 'ControlGroup', qmUnit])).stdout.trim();
+  if (controlGroup === '') return undefined;
+  const mounts = ((await text('/proc/self/mountinfo')) ?? '').split('\n').map((line) => {
+    const [before = '', after = ''] = line.split(' - ');
+    const [type = '', , options = ''] = after.split(' ');
+    return { point: before.split(' ')[4] ?? '', type, options: options.split(',') };
+  });
+  for (const mount of [mounts.find((m) => m.type === 'cgroup' && m.options.includes('pids')), mounts.find((m) => m.type === 'cgroup2')]) {
+    const dir = mount && join(mount.point, controlGroup);
+    if (dir && (await stat(join(dir, 'pids.max')).catch(() => undefined))) return dir;
+  }
+  return undefined;
+}
+
+/** The most tasks the fork bomb is let run to: a higher pids limit is reported, not tried. */
+const forkBombMost = 32_768;
+/** How long the bomb holds QM at its limit; the host forks meanwhile. */
+const forkBombHoldMs = 3000;
+const hostForks = 10;
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `true` run `hostForks` times on the host, one after another; `holding` tells whether the bomb still held when they were done. */
+async function forkOnHost(holding: () => boolean): Promise<{ ran: number; failures: string[]; slowestMs: number; duringBomb: boolean }> {
+  let ran = 0;
+  let slowestMs = 0;
+  const failures: string[] = [];
+  for (let index = 0; index < hostForks; index++) {
+    const started = performance.now();
+    const result = await run(['true']).catch((error: unknown) => ({ code: -1, stderr: (error as Error).message }));
+    slowestMs = Math.max(slowestMs, performance.now() - started);
+    if (result.code === 0) ran++;
+    else failures.push(result.stderr.trim() || `exit ${result.code}`);
+  }
+  return { ran, failures, slowestMs, duringBomb: holding() };
+}
+
+/**
+ * Upstream's FFI "fork bomb" check, for real: a bomb where `from` says forks until the kernel refuses (qm.service's
+ * TasksMax, as pids.max), holds its tasks while the host forks `hostForks` children, then is killed. It passes when
+ * a fork was refused with EAGAIN (from QM: with qm.service at its pids.max; nested: at it or at a limit within QM),
+ * every host fork ran during the bomb and QM's init lived on; the figures are the tasks QM reached and how long
+ * its task count took to come back once the bomb ended.
+ */
+async function forkBomb(from: 'qm' | 'nested', probe: readonly string[]): Promise<CheckResult> {
+  const dir = await qmPidsCgroup();
+  if (!dir) return { name: 'fork_bomb', from, status: 'fail', evidence: "cannot find qm.service's pids cgroup (its ControlGroup in a pids hierarchy of /proc/self/mountinfo): nothing limits its tasks that qmctl can see" };
+  const read = async (file: string) => (await text(join(dir, file))) ?? '';
+  const maxText = await read('pids.max');
+  const max = Number(maxText);
+  if (!Number.isInteger(max) || max > forkBombMost) {
+    const tasksMax = (await run(['systemctl', 'show', '-P', 'TasksMax', qmUnit])).stdout.trim();
+    const reach =
+      maxText === 'max'
+        ? `the kernel holds no pids limit for qm.service although its TasksMax is ${tasksMax || '?'} (systemd did not apply it): a fork bomb in QM is stopped only by the host-wide limits, so it was not tried`
+        : `a fork bomb in QM runs to ${maxText} tasks before the kernel stops it (TasksMax ${tasksMax || '?'}); this check forks at most ${forkBombMost} processes, so it was not tried (give qm.service a lower TasksMax in a drop-in)`;
+    return { name: 'fork_bomb', from, status: 'fail', evidence: `${dir}/pids.max is ${maxText}: ${reach}`, figures: { pidsMax: maxText, tasksMax } };
+  }
+  const tasks = async () => Number(await read('pids.current'));
+  const before = await tasks();
+  const initBefore = await qmInitPid();
+  let peak = before;
+  let ending: number | undefined;
+  let back: number | undefined;
+  let host: ReturnType<typeof forkOnHost> | undefined;
+  const sampler = setInterval(() => {
+    void tasks().then((count) => {
+      peak = Math.max(peak, count);
+      if (ending !== undefined && back === undefined && count <= before) back = performance.now();
+    });
+  }, 10);
+  let result: Awaited<ReturnType<typeof run>>;
+  try {
+    result = await run([...probe, 'fork_bomb', String(max), String(forkBombHoldMs)], {
+      timeoutMs: 120_000,
+      onLine: (line) => {
+        if (line.endsWith('fork_bomb: holding')) host ??= forkOnHost(() => ending === undefined);
+        else if (line.endsWith('fork_bomb: ending')) ending ??= performance.now();
+      },
+    });
+    while (ending !== undefined && back === undefined && performance.now() - ending < 10_000) await delay(20);
+  } finally {
+    clearInterval(sampler);
+  }
+  const forked = await host;
+  const line = parseProbeLines(result.stdout)[0];
+  const number = (pattern: RegExp) => Number(pattern.exec(line?.evidence ?? '')?.[1] ?? Number.NaN);
+  const refused = line?.outcome === 'refused' && line.errno === 'EAGAIN';
+  const atLimit = peak >= max;
+  const initAfter = await qmInitPid().catch(() => undefined);
+  const where = from === 'qm' ? 'in QM' : 'in a container nested in QM';
+  const limitText = `QM's tasks (qm.service's pids.current) went from ${before} to ${peak}, pids.max ${max}`;
+  const problems = [
+    ...(refused ? [] : [`the bomb ${where} was not refused with EAGAIN: ${line ? `${line.evidence}${line.errno ? ` (${line.errno})` : ''}` : `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`}`]),
+    ...(refused && from === 'qm' && !atLimit ? [`${limitText}: the fork was refused below qm.service's limit`] : []),
+    ...(forked === undefined
+      ? ['the host did not fork: the bomb never reached a limit']
+      : forked.ran < hostForks || !forked.duringBomb
+        ? [`the host forked ${forked.ran} of ${hostForks} children${forked.duringBomb ? '' : ', and not all while the bomb held'}${forked.failures.length > 0 ? `: ${forked.failures[0]}` : ''}`]
+        : []),
+    ...(initAfter === initBefore ? [] : ["QM's init was killed"]),
+  ];
+  const backMs = back !== undefined && ending !== undefined ? back - ending : undefined;
+  const backText = backMs === undefined ? `QM's tasks were not back to ${before} within 10 s of its end` : `QM's tasks were back to ${before} ${(backMs / 1000).toFixed(2)} s after it ended`;
+  const heldBy = atLimit ? "qm.service's pids limit" : "a pids limit within QM, below qm.service's";
+  return {
+    name: 'fork_bomb',
+    from,
+    status: problems.length === 0 ? 'pass' : 'fail',
+    evidence:
+      problems.length > 0
+        ? `${problems.join('; ')} (${limitText})`
+        : `a fork bomb ${where} forked ${number(/forked (\d+)/)} processes in ${number(/in (\d+) ms/)} ms, then fork failed with EAGAIN: ${heldBy} held (${limitText}); meanwhile the host forked ${forked!.ran} of ${hostForks} children (the slowest in ${forked!.slowestMs.toFixed(0)} ms); the bomb was killed and reaped, ${backText}; QM's init lived on`,
+    figures: {
+      qmTasksBefore: before,
+      qmTasksPeak: peak,
+      pidsMax: max,
+      bombForked: number(/forked (\d+)/),
+      limitReachedMs: number(/in (\d+) ms/),
+      hostForks: forked?.ran ?? 0,
+      hostForkSlowestMs: Math.round(forked?.slowestMs ?? 0),
+      ...(backMs === undefined ? {} : { tasksBackSeconds: Math.round(backMs) / 1000 }),
+    },
+  };
+}
+
+const MiB = 1024 * 1024;
+/** The most a fill writes, so a large partition takes bounded time. */
+const fillMostMiB = 64 * 1024;
+/** A fall in the host's free space beyond this during a fill stops it: it is filling the host's disk. */
+const fillGuardMiB = 256;
+
+interface FillCase {
+  readonly from: 'qm' | 'nested';
+  readonly probe: readonly string[];
+  /** The fill file as the probe sees it. */
+  readonly path: string;
+  /** The same file on the host, given QM's /var there. */
+  readonly hostPath: (qmVar: string) => string;
+}
+
+const freeBytes = async (path: string) => {
+  const fs = await statfs(path);
+  return fs.bavail * fs.bsize;
+};
+
+/** Device numbers as the kernel prints them, MAJOR:MINOR. */
+const deviceName = (dev: number) => `${(dev >>> 8) & 0xfff}:${(dev & 0xff) | ((dev >>> 12) & 0xfff00)}`;
+
+/**
+ * Whether two paths share their space: one device, or one pool seen through two (a btrfs subvolume, an overlay over
+ * the same disk), which shows as the same size and nearly the same free space.
+ */
+async function sameSpace(a: string, b: string): Promise<boolean> {
+  const [statA, statB] = await Promise.all([stat(a), stat(b)]);
+  if (statA.dev === statB.dev) return true;
+  const [fsA, fsB] = await Promise.all([statfs(a), statfs(b)]);
+  return fsA.bsize === fsB.bsize && fsA.blocks === fsB.blocks && Math.abs(fsA.bfree - fsB.bfree) * fsA.bsize < fillGuardMiB * MiB;
+}
+
+/**
+ * Upstream's FFI "disk" check: filling QM's /var leaves the host's space. Where QM's /var is on the host's own
+ * filesystem that cannot hold, so it fails from what is read, without writing anything; where it is a filesystem of
+ * its own, each case fills it until ENOSPC and passes when the host's free space on / (and /var) stayed.
+ */
+async function diskFill(container: string, cases: readonly FillCase[]): Promise<CheckResult[]> {
+  const qmVar = await qmMountSource(container, '/var');
+  if (!qmVar) return [{ name: 'disk', from: 'host', status: 'fail', evidence: `QM's /var is not a host directory (podman inspect ${container}): nothing to fill` }];
+  const hostPaths = (await sameSpace('/', '/var')) ? ['/'] : ['/', '/var'];
+  const shared: string[] = [];
+  for (const path of hostPaths) if (await sameSpace(qmVar, path)) shared.push(path);
+  const device = deviceName((await stat(qmVar)).dev);
+  if (shared.length > 0) {
+    return [
+      {
+        name: 'disk',
+        from: 'host',
+        status: 'fail',
+        evidence: `QM's /var is ${qmVar}, on the host's own filesystem (device ${device}, the space of the host's ${shared.join(' and ')}): filling QM's /var would fill the host's, so nothing was written. Upstream expects a filesystem of its own there: mount a partition or a filesystem image at ${qmVar} before qm.service starts`,
+        figures: { device, hostFreeMiB: Math.floor((await freeBytes('/')) / MiB) },
+      },
+    ];
+  }
+  const results: CheckResult[] = [];
+  for (const item of cases) results.push(await fillOnce(item, qmVar, device, hostPaths));
+  return results;
+}
+
+async function fillOnce(item: FillCase, qmVar: string, device: string, hostPaths: readonly string[]): Promise<CheckResult> {
+  const hostFile = item.hostPath(qmVar);
+  const stopFile = `${hostFile}.stop`;
+  const before = await Promise.all(hostPaths.map(freeBytes));
+  const lowest = [...before];
+  const qmVarFs = await statfs(qmVar);
+  // Root may write the reserved blocks too: room for all of it, plus a margin that shows the write ended on ENOSPC.
+  const capMiB = Math.min(Math.ceil((qmVarFs.bfree * qmVarFs.bsize) / MiB) + 64, fillMostMiB);
+  const guard = setInterval(() => {
+    void Promise.all(hostPaths.map(freeBytes)).then((now) => {
+      for (const [index, free] of now.entries()) {
+        lowest[index] = Math.min(lowest[index]!, free);
+        if (before[index]! - free > fillGuardMiB * MiB) void writeFile(stopFile, '').catch(() => undefined);
+      }
+    });
+  }, 50);
+  let result: Awaited<ReturnType<typeof run>>;
+  let leftBehind = false;
+  try {
+    result = await run([...item.probe, 'fill', item.path, String(capMiB)], { timeoutMs: 600_000 });
+  } finally {
+    clearInterval(guard);
+    leftBehind = (await stat(hostFile).catch(() => undefined)) !== undefined;
+    await rm(hostFile, { force: true }).catch(() => undefined);
+    await rm(stopFile, { force: true }).catch(() => undefined);
+  }
+  const line = parseProbeLines(result.stdout)[0];
+  const written = Number(/wrote (\d+) MiB/.exec(line?.evidence ?? '')?.[1] ?? 0);
+  const fillMs = Number(/in (\d+) ms/.exec(line?.evidence ?? '')?.[1] ?? Number.NaN);
+  // Filling the host's filesystem would lower its free space by all that was written: half of it, at most 64 MiB, is the bar.
+  const toleranceMiB = Math.max(1, Math.min(written / 2, 64));
+  const drops = before.map((free, index) => (free - lowest[index]!) / MiB);
+  const full = line?.outcome === 'refused' && line.errno === 'ENOSPC';
+  const where = item.from === 'qm' ? 'from QM' : 'from a container nested in QM';
+  const hostText = hostPaths.map((path, index) => `${path} ${drops[index]! > 0 ? 'fell' : 'moved'} by ${Math.max(0, drops[index]!).toFixed(1)} MiB`).join(', ');
+  const problems = [
+    ...(full ? [] : [`the fill ${where} did not end with ENOSPC: ${line ? `${line.evidence}${line.errno ? ` (${line.errno})` : ''}` : `exit ${result.code}: ${result.stderr.trim().split('\n').slice(-2).join(' ')}`}`]),
+    ...(drops.some((drop) => drop > toleranceMiB) ? [`the host's free space fell during the fill (${hostText}; tolerance ${toleranceMiB.toFixed(1)} MiB)`] : []),
+    ...(leftBehind ? [`the probe left ${hostFile} behind (qmctl removed it)`] : []),
+  ];
+  return {
+    name: 'disk',
+    from: item.from,
+    status: problems.length === 0 ? 'pass' : 'fail',
+    evidence:
+      problems.length > 0
+        ? problems.join('; ')
+        : `QM's /var (${qmVar} on the host, a filesystem of its own, device ${device}) filled ${where}: ${line!.evidence}; the host's free space stayed (${hostText}; tolerance ${toleranceMiB.toFixed(1)} MiB)`,
+    figures: { writtenMiB: written, fillSeconds: Math.round(fillMs) / 1000, hostFreeFellMiB: Math.round(Math.max(0, ...drops) * 10) / 10, toleranceMiB: Math.round(toleranceMiB * 10) / 10 },
+  };
 }
