@@ -117,7 +117,9 @@ static int peer_register(int fd, const char *name, char *evidence, size_t size) 
   char uid[16], hex[40] = "";
   snprintf(uid, sizeof uid, "%u", (unsigned)geteuid());
   for (char *digit = uid; *digit; digit++) snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02x", (unsigned char)*digit);
-  int auth_length = snprintf(auth, sizeof auth, "%cAUTH EXTERNAL %s\r\n", 0, hex);
+  /* BEGIN goes with AUTH, as sd-bus's client sends it: an sd-bus server that reads BEGIN and the first message in
+     one go leaves the message unread until something else wakes it. */
+  int auth_length = snprintf(auth, sizeof auth, "%cAUTH EXTERNAL %s\r\nBEGIN\r\n", 0, hex);
   if (write(fd, auth, (size_t)auth_length) != auth_length) return snprintf(evidence, size, "closed while authenticating"), PEER_CLOSED;
   char line[256];
   size_t got = 0;
@@ -129,7 +131,7 @@ static int peer_register(int fd, const char *name, char *evidence, size_t size) 
   if (strncmp(line, "OK ", 3) != 0) return snprintf(evidence, size, "authentication refused: %.*s", (int)strcspn(line, "\r"), line), PEER_REFUSED;
   struct wire call;
   register_call(&call, name);
-  if (write(fd, "BEGIN\r\n", 7) != 7 || write(fd, call.data, call.length) != (ssize_t)call.length) {
+  if (write(fd, call.data, call.length) != (ssize_t)call.length) {
     return snprintf(evidence, size, "closed before Register was sent"), PEER_CLOSED;
   }
   /* Messages until the reply to serial 1: the controller may call the agent first. */

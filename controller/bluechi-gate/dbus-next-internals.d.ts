@@ -1,4 +1,4 @@
-// dbus-next's wire-format and client-handshake modules, which the gate uses directly: the package exports a bus
+// dbus-next's wire-format modules, which the gate uses directly: the package exports a bus
 // client only, and the gate speaks BlueChi's peer-to-peer protocol (no bus daemon, no Hello).
 declare module 'dbus-next/lib/message.js' {
   export interface WireMessage {
@@ -19,12 +19,6 @@ declare module 'dbus-next/lib/message.js' {
   export function unmarshall(buffer: Buffer): WireMessage;
   /** Encodes a message, little-endian: its bytes and the descriptors it carries. */
   export function marshall(message: WireMessage): [Buffer, number[]];
-}
-
-declare module 'dbus-next/lib/handshake.js' {
-  import type { Duplex } from 'node:stream';
-  /** The client's side of SASL: sends the NUL byte and AUTH, waits for OK, sends BEGIN. */
-  export default function auth(stream: Duplex, options: { authMethods?: string[] }, callback: (error: unknown, guid?: string) => void): void;
 }
 
 declare module 'dbus-next/lib/dbus-buffer.js' {

@@ -8,8 +8,7 @@
 // connection is that node's, as with any agent. QM gets at most `maxConnections` at once and a bounded rate of
 // new ones, so a flood from QM costs the controller at most one registration attempt per token.
 import { createConnection, type Server, type Socket, createServer } from 'node:net';
-import auth from 'dbus-next/lib/handshake.js';
-import { decode, describe, errorReply, isReplyTo, METHOD_CALL, METHOD_RETURN, registeredName, SaslServer, splitMessages, type WireMessage } from './peer.ts';
+import { clientAuth, decode, describe, errorReply, isReplyTo, METHOD_CALL, METHOD_RETURN, registeredName, SaslServer, serverAnswer, splitMessages, type WireMessage } from './peer.ts';
 
 export interface GateTarget {
   /** The only node name QM may register as. */
@@ -118,7 +117,7 @@ class Connection {
     private readonly options: GateOptions,
     private readonly counts: GateCounts,
   ) {
-    this.timer = setTimeout(() => this.refuse(`did not register within ${this.timeoutMs / 1000} s`), this.timeoutMs);
+    this.timer = setTimeout(() => this.refuse(`it did not register within ${this.timeoutMs / 1000} s`), this.timeoutMs);
     client.once('close', () => this.end());
     client.on('error', () => this.end());
   }
@@ -131,7 +130,7 @@ class Connection {
     const sasl = new SaslServer((line) => this.client.write(`${line}\r\n`));
     const onData = (chunk: Buffer) => {
       const step = sasl.feed(chunk);
-      if (step.kind === 'refuse') return this.refuse(step.why);
+      if (step.kind === 'refuse') return this.refuse(`it ${step.why}`);
       if (step.kind === 'begin') {
         this.client.off('data', onData);
         this.client.on('data', this.onUnregistered);
@@ -149,7 +148,7 @@ class Connection {
     try {
       split = splitMessages(this.pending, MAX_UNREGISTERED_MESSAGE);
     } catch (error) {
-      return this.refuse((error as Error).message);
+      return this.refuse(`it sent what the gate does not take: ${(error as Error).message}`);
     }
     const [first] = split.messages;
     if (!first) return;
@@ -157,7 +156,7 @@ class Connection {
     try {
       message = decode(first);
     } catch (error) {
-      return this.refuse(`sent a malformed message: ${(error as Error).message}`);
+      return this.refuse(`it sent a malformed message: ${(error as Error).message}`);
     }
     this.client.off('data', this.onUnregistered);
     this.client.pause();
@@ -174,10 +173,10 @@ class Connection {
     }
     const name = registeredName(message);
     if (name === undefined) {
-      return this.refuse(`sent ${describe(message)} before registering; only ${target.nodeName}'s Register call is passed on`, message);
+      return this.refuse(`it sent ${describe(message)} before registering; only ${target.nodeName}'s Register call is passed on`, message);
     }
     if (name !== target.nodeName) {
-      return this.refuse(`tried to register as ${JSON.stringify(name)}; from QM only ${target.nodeName} may register`, message);
+      return this.refuse(`it tried to register as ${JSON.stringify(name)}; from QM only ${target.nodeName} may register`, message);
     }
     this.connectUpstream(target, message, bytes);
   }
@@ -189,18 +188,25 @@ class Connection {
     upstream.once('error', unreachable);
     upstream.once('close', () => this.end());
     upstream.once('connect', () => {
-      auth(upstream, { authMethods: ['EXTERNAL'] }, (error) => {
-        if (error) return this.refuse(`the controller refused the gate's authentication: ${String(error)}`, register, NO_SERVER);
+      upstream.write(clientAuth(process.getuid?.() ?? 0));
+      let answer: Buffer = Buffer.alloc(0);
+      const onAnswer = (chunk: Buffer) => {
+        answer = Buffer.concat([answer, chunk]);
+        const parsed = serverAnswer(answer);
+        if (!parsed) return;
+        upstream.off('data', onAnswer);
+        if (!parsed.accepted) return this.refuse(`the controller refused the gate's authentication: ${parsed.line}`, register, NO_SERVER);
         upstream.off('error', unreachable);
         upstream.on('error', () => this.end());
         upstream.write(bytes);
-        this.awaitRegistration(upstream, target, register);
-      });
+        this.awaitRegistration(upstream, target, register, parsed.rest);
+      };
+      upstream.on('data', onAnswer);
     });
   }
 
   /** Passes the controller's messages to QM until the answer to Register: success opens the connection both ways. */
-  private awaitRegistration(upstream: Socket, target: GateTarget, register: WireMessage): void {
+  private awaitRegistration(upstream: Socket, target: GateTarget, register: WireMessage, early: Buffer): void {
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
@@ -232,7 +238,7 @@ class Connection {
       }
     };
     upstream.on('data', onData);
-    upstream.resume();
+    if (early.length > 0) onData(early);
   }
 
   private registered(upstream: Socket, fromController: Buffer): void {
@@ -250,7 +256,7 @@ class Connection {
   private refuse(why: string, call?: WireMessage, errorName = ACCESS_DENIED): void {
     if (this.client.destroyed) return;
     this.counts.refused++;
-    this.options.log.warn(`refused a connection from QM: it ${why}`);
+    this.options.log.warn(`refused a connection from QM: ${why}`);
     if (call && call.type === METHOD_CALL && ((call.flags ?? 0) & 1) === 0) {
       this.client.end(errorReply(call, errorName, `qm-bluechi-gate: ${why}`));
     } else {

@@ -88,6 +88,26 @@ export class SaslServer {
 }
 
 /**
+ * The client's side of SASL EXTERNAL, pipelined as sd-bus's client sends it (bus-socket.c): AUTH and BEGIN in one
+ * write, and the first message only after the server's OK. An sd-bus server that reads BEGIN and a message in one
+ * read leaves the message unhandled until something else wakes it (seen with bluechi-controller 1.2.2).
+ */
+export function clientAuth(uid: number): string {
+  return `\0AUTH EXTERNAL ${Buffer.from(String(uid), 'ascii').toString('hex')}\r\nBEGIN\r\n`;
+}
+
+/** The server's answer to clientAuth: its first line (OK <guid> when accepted) and what followed it, or undefined until complete. */
+export function serverAnswer(buffer: Buffer): { accepted: boolean; line: string; rest: Buffer } | undefined {
+  const end = buffer.indexOf('\r\n');
+  if (end < 0) {
+    if (buffer.length > MAX_SASL_LINE) return { accepted: false, line: buffer.subarray(0, 80).toString('latin1'), rest: Buffer.alloc(0) };
+    return undefined;
+  }
+  const line = buffer.subarray(0, end).toString('latin1');
+  return { accepted: line.startsWith('OK '), line, rest: buffer.subarray(end + 2) };
+}
+
+/**
  * The length of the message at the start of `buffer` (header, padded fields, body), or undefined while its fixed
  * header is incomplete. Throws on what is not a D-Bus message.
  */

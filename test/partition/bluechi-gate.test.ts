@@ -91,7 +91,7 @@ test.serial('a QM process registering as a host node is refused by the gate; the
   const gate = await startGate(t, 'gate', fixedTarget(t));
   const result = await probeCase('bluechi_register', gate.socket, 'vehicle');
   t.is(result.outcome, 'refused');
-  t.regex(result.evidence, /org\.freedesktop\.DBus\.Error\.AccessDenied: qm-bluechi-gate: tried to register as "vehicle"; from QM only qm\.vehicle may register/);
+  t.regex(result.evidence, /org\.freedesktop\.DBus\.Error\.AccessDenied: qm-bluechi-gate: it tried to register as "vehicle"; from QM only qm\.vehicle may register/);
   t.is(reached(t.context.controller), 0);
   t.regex(gate.output(), /refused a connection from QM: it tried to register as "vehicle"/);
 });
