@@ -10,8 +10,9 @@ in QM (podman run --rootfs, no image needed) and from the host, with a probe who
 effect (values written back unchanged, invalid module images, devices opened but never read): safe on a vehicle.
 Checks that need SELinux report "not applicable" by name where it is not enabled; so do cases this kernel cannot do.
   --stress   also the checks that load the machine: memory (a hog in QM and in a nested container until the OOM
-             killer ends it; an ASIL stand-in and QM's init must live on); fork bomb and disk are not implemented
-             yet. Real memory pressure: never on a vehicle in service
+             killer ends it; an ASIL stand-in and QM's init must live on), fork_bomb (held by qm.service's pids
+             limit while the host still forks) and disk (QM's /var filled to ENOSPC, the host's space unchanged;
+             fails without writing where /var/qm is on the host's filesystem). Never on a vehicle in service
 Exit 1 when any check fails.
 JSON: { checks: [{ name, from: host|qm|nested, status: pass|fail|not-applicable, evidence, errno?, figures? }],
         passed, failed, notApplicable, seconds, stress }`,
