@@ -43,14 +43,21 @@ async function startChild(t: { context: Context }, command: readonly string[], r
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   t.context.children.push(child);
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!ready.test(output)) {
-    if (child.exitCode !== null) throw new Error(`${command.join(' ')} exited ${child.exitCode}: ${output}`);
-    if (Date.now() > deadline) throw new Error(`${command.join(' ')} did not get ready: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${command.join(' ')} did not get ready: ${output}`)), 30_000);
+    const take = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!ready.test(output)) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${command.join(' ')} exited ${code ?? signal}: ${output}`));
+    });
+  });
   return { child, output: () => output };
 }
 
@@ -80,7 +87,7 @@ test.serial("QM's agent registers as qm.<host> through the gate: the controller 
   t.regex(held.output(), /"outcome":"allowed".*registered as qm\.vehicle/);
   t.deepEqual(t.context.controller.online(), ['qm.vehicle']);
   stopGroup(held.child, 'SIGTERM');
-  await waitFor(() => t.context.controller.online().length === 0);
+  await t.context.controller.until(() => t.context.controller.online().length === 0);
   t.deepEqual(
     t.context.controller.events.filter((event) => event.event !== 'connected').map((event) => [event.event, 'name' in event ? event.name : undefined]),
     [['register', 'qm.vehicle'], ['disconnected', 'qm.vehicle']],
@@ -133,7 +140,7 @@ test.serial("agent-flood: hundreds of connections from QM, registering the host'
   // Door: 2 at once, 5 tokens refilled at 1/s; only registrations as qm.vehicle are passed on at all.
   t.true(reached(t.context.controller) - 1 <= 5 + Math.ceil(seconds), `${reached(t.context.controller)} connections reached the controller in ${seconds.toFixed(1)} s`);
   // The flood's own qm.vehicle connection closes with the probe; the controller hears of it through the gate.
-  await waitFor(() => !t.context.controller.online().includes('qm.vehicle'));
+  await t.context.controller.until(() => !t.context.controller.online().includes('qm.vehicle'));
   t.deepEqual(t.context.controller.online(), ['vehicle']);
   t.false(t.context.controller.events.some((event) => event.event === 'disconnected' && event.name === 'vehicle'));
   t.is(host.child.exitCode, null);
@@ -173,13 +180,5 @@ function stopGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid!, signal);
   } catch {
     // Already gone.
-  }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -7,6 +7,7 @@
 //   otherwise                              → an empty reply; the node is online until the connection closes.
 // The SASL server answers as sd-bus's does (bus-socket.c): EXTERNAL with or without an initial response.
 // Every connection and every Register is recorded, so a test sees what reached the controller. Test-only.
+import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { marshall, unmarshall, type WireMessage } from 'dbus-next/lib/message.js';
@@ -20,14 +21,14 @@ export interface AgentSocketOptions {
   readonly path: string;
   /** Node names the controller allows (its AllowedNodeNames). */
   readonly nodes: readonly string[];
-  /** Told when a node comes online through its agent and when its agent goes. */
-  readonly onOnline?: (name: string, online: boolean) => void;
 }
 
 export interface AgentSocket {
   readonly events: readonly AgentSocketEvent[];
   /** Names whose agent is connected now. */
   online(): string[];
+  /** Resolves once `condition` holds, checked now and after each event; rejects after `timeoutMs`. */
+  until(condition: () => boolean, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,10 +39,15 @@ export async function startAgentSocket(options: AgentSocketOptions): Promise<Age
   const agents = new Map<string, Socket>();
   const sockets = new Set<Socket>();
   let connections = 0;
+  const changes = new EventEmitter();
+  const record = (event: AgentSocketEvent) => {
+    events.push(event);
+    changes.emit('change');
+  };
   const server: Server = createServer((socket) => {
     const connection = ++connections;
     sockets.add(socket);
-    events.push({ event: 'connected', connection });
+    record({ event: 'connected', connection });
     let name: string | undefined;
     let authenticated = false;
     let begun = false;
@@ -52,7 +58,7 @@ export async function startAgentSocket(options: AgentSocketOptions): Promise<Age
     const register = (call: WireMessage) => {
       const requested = String(call.body?.[0]);
       const answer = (errorName: string | undefined, text: string) => {
-        events.push({ event: 'register', connection, name: requested, ...(errorName ? { error: `${errorName}: ${text}` } : {}) });
+        record({ event: 'register', connection, name: requested, ...(errorName ? { error: `${errorName}: ${text}` } : {}) });
         if (errorName) send({ type: 3, replySerial: call.serial, errorName, signature: 's', body: [text] });
         else send({ type: 2, replySerial: call.serial });
       };
@@ -62,7 +68,6 @@ export async function startAgentSocket(options: AgentSocketOptions): Promise<Age
       name = requested;
       agents.set(requested, socket);
       answer(undefined, '');
-      options.onOnline?.(requested, true);
     };
 
     socket.on('data', (chunk: Buffer) => {
@@ -103,11 +108,8 @@ export async function startAgentSocket(options: AgentSocketOptions): Promise<Age
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       sockets.delete(socket);
-      events.push({ event: 'disconnected', connection, ...(name ? { name } : {}) });
-      if (name !== undefined && agents.get(name) === socket) {
-        agents.delete(name);
-        options.onOnline?.(name, false);
-      }
+      if (name !== undefined && agents.get(name) === socket) agents.delete(name);
+      record({ event: 'disconnected', connection, ...(name ? { name } : {}) });
     });
   });
   await rm(options.path, { force: true });
@@ -118,6 +120,21 @@ export async function startAgentSocket(options: AgentSocketOptions): Promise<Age
   return {
     events,
     online: () => [...agents.keys()],
+    until: (condition, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (!condition()) return;
+          clearTimeout(timer);
+          changes.off('change', check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          changes.off('change', check);
+          reject(new Error(`the stand-in controller's connections did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(events.slice(-5))}`));
+        }, timeoutMs);
+        changes.on('change', check);
+        check();
+      }),
     stop: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
