@@ -3,8 +3,8 @@
 // Under systemd it serves the socket qm-bluechi-gate.socket passes it (LISTEN_FDS); --listen is for running it by hand.
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { renderQmAgentConf } from '../../agent-config/apply.ts';
+import { parseServiceArgs } from '../service-args.ts';
 import { ExitCode } from '../errors.ts';
 import { createLogger, isJournal } from '../log.ts';
 import { createGate, type GateTarget } from './gate.ts';
@@ -21,35 +21,15 @@ from the host agent's configuration as \`qmctl agent-config\` derives QM's (Node
 const SD_LISTEN_FDS_START = 3;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        listen: { type: 'string' },
-        node: { type: 'string' },
-        'controller-socket': { type: 'string' },
-        'host-config-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        'register-timeout-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`qm-bluechi-gate: ${(error as Error).message}\n${usage}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return ExitCode.ok;
-  }
-  const level = values['log-level'] ?? 'info';
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
-    process.stderr.write(`qm-bluechi-gate: --log-level must be one of error, warn, info, debug, not ${JSON.stringify(level)}\n`);
-    return ExitCode.usage;
-  }
+  const parsed = parseServiceArgs('qm-bluechi-gate', usage, argv, {
+    listen: { type: 'string' },
+    node: { type: 'string' },
+    'controller-socket': { type: 'string' },
+    'host-config-dir': { type: 'string' },
+    'register-timeout-ms': { type: 'string' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, level } = parsed;
   if ((values.node === undefined) !== (values['controller-socket'] === undefined)) {
     process.stderr.write('qm-bluechi-gate: --node and --controller-socket go together\n');
     return ExitCode.usage;

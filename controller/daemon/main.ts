@@ -1,8 +1,8 @@
 // qm-controller [--layout PATH...] [--bus-address ADDR]: the daemon systemd starts at boot (units/qm-controller.service).
 // SIGHUP reloads the layout (an invalid one is reported, the old one kept); SIGTERM and SIGINT stop it cleanly.
 // Readiness is owning org.qm.Controller1 (Type=dbus): the name is taken once the layout is loaded and the API answers.
-import { parseArgs } from 'node:util';
 import { resolveBusAddress } from '../bus/address.ts';
+import { parseServiceArgs } from '../service-args.ts';
 import { ExitCode, isQmError } from '../errors.ts';
 import { DEFAULT_LAYOUT, loadLayout } from '../layout/index.ts';
 import { createLogger, isJournal } from '../log.ts';
@@ -17,32 +17,12 @@ budget, serves org.qm.Controller1 (qmctl controller-status, qmctl apply, qmctl r
 SIGHUP reloads the layout. Exit: 0 stopped by SIGTERM/SIGINT, 2 usage or invalid layout, 3 cannot serve.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        layout: { type: 'string', multiple: true },
-        'bus-address': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`qm-controller: ${(error as Error).message}\n${usage}\n`);
-    return ExitCode.usage;
-  }
-  if (values.help) {
-    process.stdout.write(`${usage}\n`);
-    return ExitCode.ok;
-  }
-  const level = values['log-level'] ?? 'info';
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
-    process.stderr.write(`qm-controller: --log-level must be one of error, warn, info, debug, not ${JSON.stringify(level)}\n`);
-    return ExitCode.usage;
-  }
+  const parsed = parseServiceArgs('qm-controller', usage, argv, {
+    layout: { type: 'string', multiple: true },
+    'bus-address': { type: 'string' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, level } = parsed;
   const log = createLogger(level, process.stderr, { journal: isJournal(env) });
   const layoutPaths = values.layout ?? [DEFAULT_LAYOUT];
   const loaded = await loadLayout(layoutPaths);
