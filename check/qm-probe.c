@@ -210,16 +210,21 @@ static int probe_bpf(void) {
   return judge(result, error, "bpf(BPF_PROG_LOAD, kprobe)");
 }
 
-/** Counting CPU clock on CPU 0 for every process (pid -1): system-wide observation of the host. */
-static int probe_perf_system(void) {
+/** A disabled software counter (`config`) on `pid` and `cpu`; errno is left as the call set it. */
+static long perf_open(unsigned long long config, pid_t pid, int cpu) {
   kernel_marker = "/proc/sys/kernel/perf_event_paranoid";
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
   attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.config = config;
   attr.disabled = 1;
-  long fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, 0);
+  return syscall(SYS_perf_event_open, &attr, pid, cpu, -1, 0);
+}
+
+/** Counting CPU clock on CPU 0 for every process (pid -1): system-wide observation of the host. */
+static int probe_perf_system(void) {
+  long fd = perf_open(PERF_COUNT_SW_CPU_CLOCK, -1, 0);
   int error = errno;
   if (fd >= 0) {
     close((int)fd);
@@ -235,14 +240,7 @@ static int same_process(const char *pid, const char *expected_start) {
 }
 
 static int probe_perf_pid(const char *pid, const char *start) {
-  kernel_marker = "/proc/sys/kernel/perf_event_paranoid";
-  struct perf_event_attr attr;
-  memset(&attr, 0, sizeof attr);
-  attr.size = sizeof attr;
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_TASK_CLOCK;
-  attr.disabled = 1;
-  long fd = syscall(SYS_perf_event_open, &attr, atoi(pid), -1, -1, 0);
+  long fd = perf_open(PERF_COUNT_SW_TASK_CLOCK, atoi(pid), -1);
   int error = errno;
   if (fd >= 0) {
     close((int)fd);
