@@ -437,16 +437,14 @@ async function memoryPressure(from: 'qm' | 'nested', hog: readonly string[]): Pr
       ...(initAfter === initBefore ? [] : ["QM's init was killed"]),
     ];
     const where = from === 'qm' ? 'in QM' : 'in a container nested in QM';
-    return {
-      name: 'memory',
+    return stressVerdict(
+      'memory',
       from,
-      status: problems.length === 0 ? 'pass' : 'fail',
-      evidence:
-        problems.length > 0
-          ? problems.join('; ')
-          : `a hog ${where} was OOM-killed (SIGKILL, the kernel counted ${kills} OOM kill(s)) after ${(ranMs / 1000).toFixed(1)} s; a host process holding 64 MiB (OOM score 0) and QM's init lived on; the host had its memory back ${(backMs / 1000).toFixed(2)} s later`,
-      figures: { hogSeconds: Math.round(ranMs) / 1000, memoryBackSeconds: Math.round(backMs) / 1000, oomKills: kills },
-    };
+      problems,
+      () =>
+        `a hog ${where} was OOM-killed (SIGKILL, the kernel counted ${kills} OOM kill(s)) after ${(ranMs / 1000).toFixed(1)} s; a host process holding 64 MiB (OOM score 0) and QM's init lived on; the host had its memory back ${(backMs / 1000).toFixed(2)} s later`,
+      { hogSeconds: Math.round(ranMs) / 1000, memoryBackSeconds: Math.round(backMs) / 1000, oomKills: kills },
+    );
   } finally {
     asil.kill('SIGKILL');
   }
@@ -559,15 +557,13 @@ async function forkBomb(from: 'qm' | 'nested', probe: readonly string[]): Promis
   const backMs = back !== undefined && ending !== undefined ? back - ending : undefined;
   const backText = backMs === undefined ? `QM's tasks were not back to ${before} within 10 s of its end` : `QM's tasks were back to ${before} ${(backMs / 1000).toFixed(2)} s after it ended`;
   const heldBy = atLimit ? "qm.service's pids limit" : "a pids limit within QM, below qm.service's";
-  return {
-    name: 'fork_bomb',
+  return stressVerdict(
+    'fork_bomb',
     from,
-    status: problems.length === 0 ? 'pass' : 'fail',
-    evidence:
-      problems.length > 0
-        ? `${problems.join('; ')} (${limitText})`
-        : `a fork bomb ${where} forked ${number(/forked (\d+)/)} processes in ${number(/in (\d+) ms/)} ms, then fork failed with EAGAIN: ${heldBy} held (${limitText}); meanwhile the host forked ${forked!.ran} of ${hostForks} children (the slowest in ${forked!.slowestMs.toFixed(0)} ms); the bomb was killed and reaped, ${backText}; QM's init lived on`,
-    figures: {
+    problems,
+    () =>
+      `a fork bomb ${where} forked ${number(/forked (\d+)/)} processes in ${number(/in (\d+) ms/)} ms, then fork failed with EAGAIN: ${heldBy} held (${limitText}); meanwhile the host forked ${forked!.ran} of ${hostForks} children (the slowest in ${forked!.slowestMs.toFixed(0)} ms); the bomb was killed and reaped, ${backText}; QM's init lived on`,
+    {
       qmTasksBefore: before,
       qmTasksPeak: peak,
       pidsMax: max,
@@ -577,7 +573,8 @@ async function forkBomb(from: 'qm' | 'nested', probe: readonly string[]): Promis
       hostForkSlowestMs: Math.round(forked?.slowestMs ?? 0),
       ...(backMs === undefined ? {} : { tasksBackSeconds: Math.round(backMs) / 1000 }),
     },
-  };
+    limitText,
+  );
 }
 
 const MiB = 1024 * 1024;
@@ -682,14 +679,28 @@ async function fillOnce(item: FillCase, qmVar: string, device: string, hostPaths
     ...(drops.some((drop) => drop > toleranceMiB) ? [`the host's free space fell during the fill (${hostText}; tolerance ${toleranceMiB.toFixed(1)} MiB)`] : []),
     ...(leftBehind ? [`the probe left ${hostFile} behind (qmctl removed it)`] : []),
   ];
-  return {
-    name: 'disk',
-    from: item.from,
-    status: problems.length === 0 ? 'pass' : 'fail',
-    evidence:
-      problems.length > 0
-        ? problems.join('; ')
-        : `QM's /var (${qmVar} on the host, a filesystem of its own, device ${device}) filled ${where}: ${line!.evidence}; the host's free space stayed (${hostText}; tolerance ${toleranceMiB.toFixed(1)} MiB)`,
-    figures: { writtenMiB: written, fillSeconds: Math.round(fillMs) / 1000, hostFreeFellMiB: Math.round(Math.max(0, ...drops) * 10) / 10, toleranceMiB: Math.round(toleranceMiB * 10) / 10 },
-  };
+  return stressVerdict(
+    'disk',
+    item.from,
+    problems,
+    () =>
+      `QM's /var (${qmVar} on the host, a filesystem of its own, device ${device}) filled ${where}: ${line!.evidence}; the host's free space stayed (${hostText}; tolerance ${toleranceMiB.toFixed(1)} MiB)`,
+    { writtenMiB: written, fillSeconds: Math.round(fillMs) / 1000, hostFreeFellMiB: Math.round(Math.max(0, ...drops) * 10) / 10, toleranceMiB: Math.round(toleranceMiB * 10) / 10 },
+  );
+}
+
+/**
+ * A --stress check's result: a pass described by `passed` when nothing went wrong, else the problems are the
+ * evidence (followed by `context`, where the reader needs it to judge them).
+ */
+function stressVerdict(
+  name: string,
+  from: CheckResult['from'],
+  problems: readonly string[],
+  passed: () => string,
+  figures: NonNullable<CheckResult['figures']>,
+  context?: string,
+): CheckResult {
+  if (problems.length === 0) return { name, from, status: 'pass', evidence: passed(), figures };
+  return { name, from, status: 'fail', evidence: context ? `${problems.join('; ')} (${context})` : problems.join('; '), figures };
 }
