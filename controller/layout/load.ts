@@ -7,7 +7,8 @@ import type { Tree } from './tree.ts';
 import { parseYaml } from './yaml.ts';
 import { sortErrors, validateLayout, type Validated } from './validate.ts';
 
-export const DEFAULT_LAYOUT = '/etc/qm/layout.yaml';
+/** Not under /etc/qm: that is QM's own /etc, writable from inside QM, which must never choose what the vehicle runs. */
+export const DEFAULT_LAYOUT = '/etc/qm-controller/layout.yaml';
 /**
  * 4 MiB: almost three times a 10,000-unit vehicle's layout (1.5 MB), and what one file may cost: the yaml
  * library's document takes about 75 times the text in memory and a second of CPU per MB to check (bench
@@ -69,7 +70,7 @@ export async function layoutFiles(paths: readonly string[]): Promise<{ files: st
   return { files, errors };
 }
 
-/** Reads the layout named by `paths` (default /etc/qm/layout.yaml and its layout.d/). */
+/** Reads the layout named by `paths` (default /etc/qm-controller/layout.yaml and its layout.d/). */
 export async function loadLayout(paths: readonly string[] = [DEFAULT_LAYOUT]): Promise<Validated> {
   const { files, errors } = await layoutFiles(paths.length > 0 ? paths : [DEFAULT_LAYOUT]);
   const contents: LayoutBytes[] = [];

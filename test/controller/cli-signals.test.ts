@@ -62,7 +62,7 @@ test.serial('qmctl controller-status | head -1: the first line, then qmctl ends 
     repairs: { done: 0, left: 3, budget: 3, exhausted: false },
   });
   const status: DaemonStatus = {
-    layout: { files: ['/etc/qm/layout.yaml'], units: 3_000 },
+    layout: { files: ['/etc/qm-controller/layout.yaml'], units: 3_000 },
     bluechi: 'up',
     converged: true,
     nodes: [{ name: 'ecu-main', online: true }],
@@ -73,7 +73,7 @@ test.serial('qmctl controller-status | head -1: the first line, then qmctl ends 
   const daemon = await serveApi(address, { Status: async () => status, Apply: never, Reload: never });
   t.teardown(() => daemon.close());
   const result = await pipedToHead(['controller-status'], address);
-  t.is(result.stdout, 'layout: /etc/qm/layout.yaml (3000 units)\n');
+  t.is(result.stdout, 'layout: /etc/qm-controller/layout.yaml (3000 units)\n');
   t.is(result.stderr, 'qmctl exited 141\n');
 });
 
