@@ -10,7 +10,8 @@ import { reportInterrupted } from './interrupt.ts';
 import { secondsOption } from './seconds.ts';
 import { commandNames, loadCommand } from './registry.ts';
 
-const globalOptions: OptionSpec = {
+/** The options every command takes, before or after its name. */
+export const globalOptions: OptionSpec = {
   help: { type: 'boolean', short: 'h' },
   json: { type: 'boolean' },
   'bus-address': { type: 'string' },
@@ -19,7 +20,7 @@ const globalOptions: OptionSpec = {
   timeout: { type: 'string' },
 };
 
-const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
 export interface CliIo {
   readonly stdout: Writable & { isTTY?: boolean };
@@ -27,12 +28,25 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
-const usage = `Usage: qmctl [--bus-address ADDR] [--json] [-v] COMMAND [ARGS...]
-
-Drives BlueChi nodes and the QM partition. 'qmctl COMMAND --help' tells more.
-Exit codes: 0 ok, 1 a job did not end 'done', 2 usage, 3 bus or controller unreachable,
+/** What `qmctl --help` and `qmctl COMMAND --help` say about qmctl as a whole; the manual qmctl(1) is made of it too. */
+export const qmctlHelp = {
+  synopsis: 'qmctl [--bus-address ADDR] [--json] [-v] COMMAND [ARGS...]',
+  description: "Drives BlueChi nodes and the QM partition. 'qmctl COMMAND --help' tells more.",
+  exitCodes: `0 ok, 1 a job did not end 'done', 2 usage, 3 bus or controller unreachable,
 4 node offline or unknown, 130 interrupted (the first Ctrl-C or SIGTERM ends any command at once;
-submitted jobs go on), 141 the reader of its output went away (qmctl list-units | head -1).`;
+submitted jobs go on), 141 the reader of its output went away (qmctl list-units | head -1).`,
+  commonOptions: `  --json               machine-readable output (documented fields, stable)
+  -v, --verbose        more logging on stderr (once: info, twice: debug)
+  --log-level LEVEL    how much logging on stderr: ${LOG_LEVELS.join(', ')} (default warn)
+  --bus-address ADDR   for commands that talk to BlueChi: its bus (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
+  --timeout SECONDS    for commands that run jobs: how long to wait for each (default 120, at most 2147483)
+  -h, --help           this help`,
+};
+
+const usage = `Usage: ${qmctlHelp.synopsis}
+
+${qmctlHelp.description}
+Exit codes: ${qmctlHelp.exitCodes}`;
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = splitCommand(argv);
@@ -143,10 +157,7 @@ function arity(min: number, max: number | undefined): string {
 function helpText(command: Command): string {
   return `Usage: qmctl ${command.usage}\n\n${command.summary}\n${command.help ? `\n${command.help.trimEnd()}\n` : ''}
 Common options:
-  --json               machine-readable output (documented fields, stable)
-  -v, --log-level L    more logging on stderr (error, warn, info, debug)
-  --bus-address ADDR   for commands that talk to BlueChi: its bus (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
-  --timeout SECONDS    for commands that run jobs: how long to wait for each (default 120, at most 2147483)
+${qmctlHelp.commonOptions}
 `;
 }
 

@@ -9,12 +9,18 @@ import { createLogger, isJournal } from '../log.ts';
 import { startDaemon } from './daemon.ts';
 import { formatError } from './format.ts';
 
-const usage = `Usage: qm-controller [--layout PATH]... [--bus-address ADDR] [--log-level LEVEL]
+/** qm-controller --help; the manual qm-controller(8) is made of it too. */
+export const usage = `Usage: qm-controller [--layout PATH]... [--bus-address ADDR] [--log-level LEVEL]
 
 Keeps the vehicle matching its layout (default ${DEFAULT_LAYOUT} and its layout.d/): applies it when
 BlueChi reports nodes online, repairs owned units that leave their desired state within their restart
 budget, serves org.qm.Controller1 (qmctl controller-status, qmctl apply, qmctl reload).
-SIGHUP reloads the layout. Exit: 0 stopped by SIGTERM/SIGINT, 2 usage or invalid layout, 3 cannot serve.`;
+  --layout PATH        a layout file (with its NAME.d/*.yaml drop-ins) or directory; repeat to merge several
+  --bus-address ADDR   the bus BlueChi is on (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
+  --log-level LEVEL    error, warn, info (default) or debug; under systemd each line carries its syslog priority
+  -h, --help           this help
+SIGHUP reloads the layout (an invalid one is reported and the old one kept); SIGTERM and SIGINT stop it.
+Exit: 0 stopped by SIGTERM/SIGINT, 2 usage or invalid layout, 3 cannot serve.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const parsed = parseServiceArgs('qm-controller', usage, argv, {

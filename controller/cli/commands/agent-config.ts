@@ -53,22 +53,25 @@ qm.container.d/20-bluechi-controller-socket.conf mounts at /run/bluechi-controll
   check      validate the host's configuration and the derivation; write nothing
   apply      write <rwetcfs>/bluechi/agent.conf atomically (previous version kept as agent.conf.prev)
              when its bytes differ, and restart QM's bluechi-agent when its settings changed
-  show       print QM's agent.conf as it is; --effective: what QM's agent runs with, each key with
-             the file:line it came from (QM's own agent.conf.d included); --host: the same for the host
+  show       print QM's agent.conf as it is, or with --effective / --host what an agent runs with
 
 Options:
-  --host-config-dir DIR   the host's BlueChi directory (default /etc/bluechi)
-  --packaged-default FILE the host's packaged default (default /usr/share/bluechi-agent/config/agent.conf)
-  --rootfs DIR            QM's root filesystem (default /usr/lib/qm/rootfs)
-  --rwetcfs DIR           the host directory QM sees as /etc (qm.container: Volume=\${RWETCFS}:/etc;
-                          default <rootfs>/etc)
-  --hostname NAME         the host name to use when the host sets no NodeName (default: this host's)
-  --controller MODE       auto (default), unix (the mounted socket) or tcp (needs --controller-host
-                          when the host's controller address is loopback)
-  --controller-host ADDR  the controller's address as reachable from inside QM
-  --dry-run               show the diff, write nothing
-  --no-restart            write, but do not restart QM's bluechi-agent (e.g. before QM starts)
-  --watch                 apply, then again whenever the host's files change (until interrupted)
+  --host-config-dir DIR    the host's BlueChi directory (default /etc/bluechi)
+  --packaged-default FILE  the host's packaged default (default /usr/share/bluechi-agent/config/agent.conf)
+  --rootfs DIR             QM's root filesystem (default /usr/lib/qm/rootfs)
+  --rwetcfs DIR            the host directory QM sees as /etc (qm.container: Volume=\${RWETCFS}:/etc;
+                           default <rootfs>/etc)
+  --hostname NAME          the host name to use when the host sets no NodeName (default: this host's)
+  --controller MODE        auto (default), unix (the mounted socket) or tcp (needs --controller-host
+                           when the host's controller address is loopback)
+  --controller-host ADDR   the controller's address as reachable from inside QM
+  --dry-run                show the diff, write nothing
+  --no-restart             write, but do not restart QM's bluechi-agent (e.g. before QM starts)
+  --watch                  apply, then again whenever the host's files change (until interrupted)
+  --debounce MS            with --watch: apply once the host's files were still for MS milliseconds (default 300)
+  --effective              show: what QM's agent runs with, each key with the file:line it came from
+                           (QM's own agent.conf.d included)
+  --host                   show: the same for the host's agent
 
 Environment: QMCTL_PODMAN names the podman executable used to restart QM's agent (default podman).
 Warnings (unknown keys, ignored sections) go to stderr; invalid values are errors naming file:line:key,

@@ -11,7 +11,7 @@ const command: Command = {
   help: `check   validates the layout the files make together: each FILE with its drop-ins
         (NAME.d/*.yaml beside it), a DIR as DIR/layout.yaml + DIR/layout.d/, merged in order.
 Prints every problem as file:line:column: field: message and exits 2, or prints a summary and exits 0.
-Nothing is sent to BlueChi. The format is documented in docs/layout.md.
+Nothing is sent to BlueChi. The format is documented in qm-layout(5) (docs/layout.md).
 JSON: { files, nodes: [..], units: N } or { errors: [{ code, message, file, line, column, field }] }`,
   args: [2],
   async run(context, [action, ...paths]) {

@@ -16,6 +16,7 @@ Running it again is safe: it only changes what differs, and keeps QM's /etc and 
   --hostname NAME     QM's agent is NodeName=qm.NAME (default: this machine's hostname)
   --skip-systemctl    prepare the files only; do not reload systemd or start QM
   --remove            stop QM and remove exactly what setup made (the rootfs cache in /var/cache/qm stays)
+  --remove-qm-rootfs  the same as --remove (upstream's name for it)
 Must run as root. Progress goes to stderr.
 JSON: { rootfs: built|cache|current, rootfsSeconds, packages, changed, qmState, bootSeconds, warnings }
       with --remove: { found, removed, unmounted }`,
