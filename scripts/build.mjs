@@ -11,6 +11,15 @@ import { chmod } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { brotliCompressSync } from 'node:zlib';
 
+// The manual pages (dist/man) and shell completion (dist/completion), from the commands' own help and option tables.
+// `--docs-only` makes just those (make man). The help is TypeScript, so it is read through tsx, outside the bundles.
+const docs = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/gen-docs.ts', 'dist'], { stdio: 'inherit' });
+if (docs.error || docs.status !== 0) {
+  console.error(`build: generating the manual pages and completion failed${docs.error ? ` (${docs.error.message})` : ''}`);
+  process.exit(1);
+}
+if (process.argv.includes('--docs-only')) process.exit(0);
+
 const lazyPackages = ['dbus-next', 'winston', 'yaml'];
 const require = createRequire(import.meta.url);
 

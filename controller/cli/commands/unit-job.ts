@@ -6,7 +6,7 @@ import { knownNodesHint } from '../../operations/status.ts';
 import type { Command } from '../command.ts';
 import { paint, painted, table } from '../format.ts';
 
-const MODES: readonly JobMode[] = ['replace', 'fail', 'isolate', 'ignore-dependencies', 'ignore-requirements'];
+export const MODES: readonly JobMode[] = ['replace', 'fail', 'isolate', 'ignore-dependencies', 'ignore-requirements'];
 
 export function unitJobCommand(operation: UnitOperation): Command {
   return {
