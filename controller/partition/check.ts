@@ -46,9 +46,10 @@ export interface CheckOptions {
   readonly progress?: (line: string) => void;
 }
 
-/** Where qm-probe is: $QM_PROBE, next to the running qmctl (dist/), or where a package installs it. */
+/** Where qm-probe is: $QM_PROBE, next to the running qmctl (dist/), or where make install puts it (PREFIX/libexec/qm). */
 export async function findProbe(explicit?: string): Promise<string> {
-  const candidates = [explicit, process.env.QM_PROBE, process.argv[1] ? join(dirname(process.argv[1]), 'qm-probe') : undefined, '/usr/libexec/qm/qm-probe'];
+  const bin = process.argv[1] ? dirname(process.argv[1]) : undefined;
+  const candidates = [explicit, process.env.QM_PROBE, bin && join(bin, 'qm-probe'), bin && join(bin, '..', 'libexec', 'qm', 'qm-probe'), '/usr/libexec/qm/qm-probe'];
   for (const candidate of candidates) {
     if (candidate && (await stat(candidate).catch(() => undefined))?.isFile()) return candidate;
   }

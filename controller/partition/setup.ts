@@ -35,6 +35,8 @@ export interface Manifest {
   readonly dirs: string[];
   /** Lines setup appended to files it did not create (/etc/subuid …). */
   readonly lines: Array<{ readonly file: string; readonly line: string }>;
+  /** QM's /etc and /var once filled from the rootfs (absent in manifests of earlier versions: non-empty means filled). */
+  readonly seeded?: string[];
 }
 
 export interface SetupIo {
@@ -59,15 +61,46 @@ export interface SetupReport {
   readonly warnings: readonly string[];
 }
 
-/** The units/ directory of this installation: $QM_UNITS_DIR, else found above this module (source tree or dist/). */
-export async function findUnitsDir(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  if (env.QM_UNITS_DIR) return env.QM_UNITS_DIR;
+/** Where setup's own files come from: the source tree's units/ (qmctl run from it or its dist/), or a package's install. */
+export interface UnitSources {
+  readonly from: 'tree' | 'package';
+  readonly qmContainer: string;
+  readonly containersConf: string;
+  readonly dropInDir: string;
+  /** Holds the gate's socket and service units. */
+  readonly unitDir: string;
+}
+
+const treeSources = (units: string): UnitSources => ({
+  from: 'tree',
+  qmContainer: join(units, 'qm.container'),
+  containersConf: join(units, 'containers.conf'),
+  dropInDir: join(units, 'qm.container.d'),
+  unitDir: units,
+});
+
+/** Where a package (or make install) puts them: setup then writes each file onto itself, which changes nothing. */
+export const packageSources: UnitSources = {
+  from: 'package',
+  qmContainer: quadletFile,
+  containersConf: join(installDir, 'containers.conf'),
+  dropInDir: vendorDropInDir,
+  unitDir: systemUnitDir,
+};
+
+/**
+ * $QM_UNITS_DIR, else a units/ directory above this module (the source tree, or its dist/), else the packaged files
+ * (qmctl at /usr/bin/qmctl has no units/ beside it).
+ */
+export async function findUnitSources(env: NodeJS.ProcessEnv = process.env): Promise<UnitSources> {
+  if (env.QM_UNITS_DIR) return treeSources(env.QM_UNITS_DIR);
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let depth = 0; depth < 5; depth++) {
-    if (await exists(join(dir, 'units', 'qm.container'))) return join(dir, 'units');
+    if (await exists(join(dir, 'units', 'qm.container'))) return treeSources(join(dir, 'units'));
     dir = dirname(dir);
   }
-  throw new QmError('io', "cannot find qm's units/ directory (qm.container) next to qmctl; set QM_UNITS_DIR");
+  if ((await exists(packageSources.qmContainer)) && (await exists(packageSources.containersConf))) return packageSources;
+  throw new QmError('io', `cannot find qm's units/ directory (qm.container) next to qmctl, nor an installed ${packageSources.qmContainer}; set QM_UNITS_DIR`);
 }
 
 const firstExisting = async (paths: readonly string[]) => {
@@ -121,6 +154,9 @@ class Record {
   readonly files = new Set<string>();
   readonly dirs = new Set<string>();
   readonly lines: Array<{ file: string; line: string }> = [];
+  readonly seeded = new Set<string>();
+  /** The earlier manifest predates `seeded`. */
+  readonly legacy: boolean;
   readonly changed: string[] = [];
   constructor(
     private readonly options: SetupOptions,
@@ -128,6 +164,8 @@ class Record {
   ) {
     earlier?.files.forEach((file) => this.files.add(file));
     earlier?.dirs.forEach((dir) => this.dirs.add(dir));
+    earlier?.seeded?.forEach((dir) => this.seeded.add(dir));
+    this.legacy = earlier !== undefined && earlier.seeded === undefined;
     if (earlier) this.lines.push(...earlier.lines);
   }
   async dir(path: string, mode?: number): Promise<void> {
@@ -158,7 +196,7 @@ class Record {
   }
   manifest(): Manifest {
     const { rootfs, rwetcfs, rwvarfs } = this.options;
-    return { version: 1, rootfs, rwetcfs, rwvarfs, files: [...this.files].sort(), dirs: [...this.dirs].sort(), lines: this.lines };
+    return { version: 1, rootfs, rwetcfs, rwvarfs, files: [...this.files].sort(), dirs: [...this.dirs].sort(), lines: this.lines, seeded: [...this.seeded].sort() };
   }
 }
 
@@ -170,12 +208,12 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
     io.warn(line);
   };
   // Validate everything before acting: our files, the options against an earlier setup, the machine.
-  const unitsDir = await findUnitsDir();
-  const qmContainerText = await readFile(join(unitsDir, 'qm.container'), 'utf8');
-  const nestedConf = await readFile(join(unitsDir, 'containers.conf'), 'utf8');
-  const vendorDropIns = await readDropIns(join(unitsDir, 'qm.container.d'));
-  const gateFiles = await Promise.all(gateUnits.map(async (name) => [name, await readFile(join(unitsDir, name), 'utf8')] as const));
-  const gate = await gateExecStartDropIn();
+  const sources = await findUnitSources();
+  const qmContainerText = await readFile(sources.qmContainer, 'utf8');
+  const nestedConf = await readFile(sources.containersConf, 'utf8');
+  const vendorDropIns = await readDropIns(sources.dropInDir);
+  const gateFiles = await Promise.all(gateUnits.map(async (name) => [name, await readFile(join(sources.unitDir, name), 'utf8')] as const));
+  const gate = await gateExecStartDropIn(gateFiles.find(([name]) => name.endsWith('.service'))![1]);
   const earlier = await readManifest();
   if (earlier && (earlier.rootfs !== options.rootfs || earlier.rwetcfs !== options.rwetcfs || earlier.rwvarfs !== options.rwvarfs)) {
     throw new QmError(
@@ -286,14 +324,15 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
 const gateDropInPath = join(systemUnitDir, 'qm-bluechi-gate.service.d', '50-qmctl-setup.conf');
 
 /**
- * Where this qmctl was not installed by a package (no /usr/libexec/qm-bluechi-gate), the gate runs from beside it:
- * a drop-in naming node and dist/qm-bluechi-gate.mjs. Undefined when the packaged path exists.
+ * Where the gate's unit names a program that is not there (qmctl runs from the source tree, not from a package), the
+ * gate runs from beside this qmctl: a drop-in naming node and dist/qm-bluechi-gate.mjs. Undefined when it is there.
  */
-async function gateExecStartDropIn(): Promise<{ dropIn?: string; missing?: string }> {
-  if (await exists(gateExecutable)) return {};
+async function gateExecStartDropIn(serviceText: string): Promise<{ dropIn?: string; missing?: string }> {
+  const program = /^ExecStart=(\S+)/m.exec(serviceText)?.[1] ?? gateExecutable;
+  if (await exists(program)) return {};
   const beside = process.argv[1] ? join(dirname(process.argv[1]), 'qm-bluechi-gate.mjs') : undefined;
   if (!beside || !(await exists(beside))) {
-    return { missing: `qm-bluechi-gate is neither at ${gateExecutable} nor beside qmctl (npm run build makes dist/qm-bluechi-gate.mjs): QM's agent cannot reach the controller until it is` };
+    return { missing: `qm-bluechi-gate is neither at ${program} nor beside qmctl (npm run build makes dist/qm-bluechi-gate.mjs): QM's agent cannot reach the controller until it is` };
   }
   const dropIn = `# qmctl setup: this qmctl runs from ${dirname(beside)}, not from a package, so the gate runs from there too.
 [Service]
@@ -373,11 +412,15 @@ async function provideRootfs(options: SetupOptions, recipe: RootfsRecipe, checke
   return source;
 }
 
-/** Fills QM's writable /etc or /var from the rootfs the first time only: later runs keep what QM changed there. */
+/**
+ * Fills QM's writable /etc or /var from the rootfs the first time only: later runs keep what QM changed there. Files
+ * already there (a drop-in sub-package's /etc/qm/containers/containers.conf.d, installed before setup) are kept.
+ */
 async function seedFrom(source: string, target: string, record: Record): Promise<void> {
-  const fresh = !(await exists(target)) || (await readdir(target)).length === 0;
+  const filled = record.seeded.has(target) || (record.legacy && (await exists(target)) && (await readdir(target)).length > 0);
   await record.dir(target);
-  if (fresh && (await exists(source))) await runChecked(['cp', '-a', `${source}/.`, `${target}/`]);
+  if (!filled && (await exists(source))) await runChecked(['cp', '-a', '--no-clobber', `${source}/.`, `${target}/`]);
+  record.seeded.add(target);
 }
 
 async function activeState(systemd: Systemd): Promise<string> {
