@@ -108,6 +108,8 @@ dist: all
 	rm -rf build/qm-$(VERSION) && mkdir -p build/qm-$(VERSION)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C build/qm-$(VERSION) -xf -
 	cp -a dist build/qm-$(VERSION)/dist && rm -f build/qm-$(VERSION)/dist/qm-probe
+	# Newer than every source in the tarball, whatever was edited since: a package build never needs npm.
+	find build/qm-$(VERSION)/dist -exec touch {} +
 	tar -C build --owner=0 --group=0 --sort=name -czf build/qm-$(VERSION).tar.gz qm-$(VERSION)
 	rm -rf build/qm-$(VERSION)
 	@echo build/qm-$(VERSION).tar.gz

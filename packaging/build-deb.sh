@@ -28,7 +28,8 @@ if [ "$have" != "$want" ]; then
     } > "$entry"
     mv "$entry" "$src/debian/changelog"
 fi
-(cd "$src" && dpkg-buildpackage -b -us -uc)
+# No -dbgsym packages: the JavaScript has no debug symbols, and qm-probe is small enough to debug from source.
+(cd "$src" && DEB_BUILD_OPTIONS="noddebs ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -b -us -uc)
 mkdir -p "$out"
 rm -f "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
 mv "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes "$out"/
