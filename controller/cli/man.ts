@@ -22,11 +22,11 @@ const MANUALS = { 1: 'User Commands', 5: 'File Formats', 8: 'System Administrati
 
 // Characters outside ASCII as groff names them, so every output device has a glyph (or a fallback) for them.
 const GLYPHS: Record<string, string> = {
-  '—': '\\(em', '–': '\\(en', '→': '\\(->', '←': '\\(<-', '…': '.\\|.\\|.', '×': '\\(mu', '≤': '\\(<=', '≥': '\\(>=',
+  '—': '\\(em', '–': '\\(en', '→': '\\(->', '←': '\\(<-', '×': '\\(mu', '≤': '\\(<=', '≥': '\\(>=',
   '−': '\\-', '‘': '\\(oq', '’': '\\(cq', '“': '\\(lq', '”': '\\(rq', '·': '\\(pc', '²': '\\(S2', '≠': '\\(!=',
 };
 
-const FALLBACKS: Record<string, string> = { '\\[u21BB]': '(r)' };
+const FALLBACKS: Record<string, string> = { '\\[u21BB]': '(r)', '\\[u2026]': '...' };
 
 /** Text as roff prints it literally: backslashes, minus signs, non-ASCII; not yet safe at the start of a line. */
 export function escapeRoff(text: string): string {
