@@ -5,8 +5,8 @@
 #                             install qm and qm-controller, every file in its FHS place (README: "What gets installed")
 #   make install-qm_dropin_NAME DESTDIR=
 #                             install one sub-package's drop-ins (subpackages/NAME/files/)
-#   make deb                  the Debian packages, in build/deb/ (dpkg-buildpackage, debhelper)
-#   make rpm                  the RPMs with every sub-package, in rpmbuild/RPMS/ (rpmbuild)
+#   make deb                  the Debian packages, in build/deb/ (dpkg-buildpackage, debhelper; BUILDDIR= moves build/)
+#   make rpm                  the RPMs with every sub-package, in rpmbuild/RPMS/ (rpmbuild; RPMTOPDIR= moves rpmbuild/)
 #   make qm_dropin_NAME       the RPMs of qm and that sub-package only (the seed's way)
 #   make dist                 the source tarball build/qm-VERSION.tar.gz, with dist/ built in
 #   make man                  only the man pages and completion files
@@ -30,6 +30,9 @@ PRESETDIR = /usr/lib/systemd/system-preset
 DBUSPOLICYDIR = /usr/share/dbus-1/system.d
 SYSCONFDIR = /etc
 QMDATADIR = /usr/share/qm
+# Where make dist, deb and rpm put what they build.
+BUILDDIR ?= build
+RPMTOPDIR ?= $(CURDIR)/rpmbuild
 
 SUBPACKAGES = $(patsubst subpackages/%/files/.,%,$(wildcard subpackages/*/files/.))
 SOURCES = $(shell find controller agent-config -type f) docs/layout.md scripts/build.mjs package-lock.json
@@ -105,23 +108,23 @@ install-subpackages: $(addprefix install-qm_dropin_,$(SUBPACKAGES))
 # The source tarball: every tracked file (as it is in the work tree) plus the built dist/, so that packaging
 # builds need neither npm nor the network. qm-probe, the one compiled program, is left out: packages compile it.
 dist: all
-	rm -rf build/qm-$(VERSION) && mkdir -p build/qm-$(VERSION)
-	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C build/qm-$(VERSION) -xf -
-	cp -a dist build/qm-$(VERSION)/dist && rm -f build/qm-$(VERSION)/dist/qm-probe
+	rm -rf $(BUILDDIR)/qm-$(VERSION) && mkdir -p $(BUILDDIR)/qm-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -C $(BUILDDIR)/qm-$(VERSION) -xf -
+	cp -a dist $(BUILDDIR)/qm-$(VERSION)/dist && rm -f $(BUILDDIR)/qm-$(VERSION)/dist/qm-probe
 	# Newer than every source in the tarball, whatever was edited since: a package build never needs npm.
-	find build/qm-$(VERSION)/dist -exec touch {} +
-	tar -C build --owner=0 --group=0 --sort=name -czf build/qm-$(VERSION).tar.gz qm-$(VERSION)
-	rm -rf build/qm-$(VERSION)
-	@echo build/qm-$(VERSION).tar.gz
+	find $(BUILDDIR)/qm-$(VERSION)/dist -exec touch {} +
+	tar -C $(BUILDDIR) --owner=0 --group=0 --sort=name -czf $(BUILDDIR)/qm-$(VERSION).tar.gz qm-$(VERSION)
+	rm -rf $(BUILDDIR)/qm-$(VERSION)
+	@echo $(BUILDDIR)/qm-$(VERSION).tar.gz
 
 deb: dist
-	VERSION=$(VERSION) sh packaging/build-deb.sh build/qm-$(VERSION).tar.gz build/deb
+	VERSION=$(VERSION) sh packaging/build-deb.sh $(BUILDDIR)/qm-$(VERSION).tar.gz $(BUILDDIR)/deb
 
 rpm: dist
-	VERSION=$(VERSION) sh packaging/build-rpm.sh build/qm-$(VERSION).tar.gz $(SUBPACKAGES)
+	VERSION=$(VERSION) RPMTOPDIR=$(RPMTOPDIR) sh packaging/build-rpm.sh $(BUILDDIR)/qm-$(VERSION).tar.gz $(SUBPACKAGES)
 
 $(addprefix qm_dropin_,$(SUBPACKAGES)): qm_dropin_%: dist
-	VERSION=$(VERSION) sh packaging/build-rpm.sh build/qm-$(VERSION).tar.gz $*
+	VERSION=$(VERSION) RPMTOPDIR=$(RPMTOPDIR) sh packaging/build-rpm.sh $(BUILDDIR)/qm-$(VERSION).tar.gz $*
 
 clean:
 	rm -rf dist build rpmbuild
