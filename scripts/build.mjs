@@ -114,9 +114,9 @@ await chmod(outfile, 0o755);
 }
 
 // qm-probe: the static C program `qmctl check` copies into QM and runs there and in a nested container whose root
-// holds nothing else (check/qm-probe.c). Static, so it needs no libc from the QM rootfs or an image.
-const probe = spawnSync('gcc', ['-static', '-O2', '-Wall', '-Wextra', '-Werror', '-o', 'dist/qm-probe', 'check/qm-probe.c'], { stdio: 'inherit' });
+// holds nothing else (check/qm-probe.c). Its compile line is the Makefile's (dist/qm-probe), which packages build too.
+const probe = spawnSync('make', ['--no-print-directory', '-s', 'dist/qm-probe'], { stdio: 'inherit' });
 if (probe.error || probe.status !== 0) {
-  console.error(`build: compiling check/qm-probe.c failed${probe.error ? ` (${probe.error.message})` : ''}; gcc and libc6-dev are needed: bash scripts/install-deps.sh`);
+  console.error(`build: compiling check/qm-probe.c failed${probe.error ? ` (${probe.error.message})` : ''}; make, gcc and libc6-dev are needed: bash scripts/install-deps.sh`);
   process.exit(1);
 }

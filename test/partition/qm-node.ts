@@ -12,7 +12,8 @@ import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
 export const projectDir = fileURLToPath(new URL('../../', import.meta.url));
 /** Where the node sees the project: `node /opt/qm/dist/qmctl.mjs` is the installed qmctl. */
 export const installedProject = '/opt/qm';
-const setupCacheDir = '/var/cache/qm-test/qm-setup-cache';
+/** Where provideQmRootfsCache puts setup's rootfs tarball; a node sees it as /var/cache/qm, where setup looks. */
+export const setupCacheDir = '/var/cache/qm-test/qm-setup-cache';
 
 /** The trixie rootfs `qmctl setup` would build on a trixie node, placed where setup looks for its cache. */
 export async function provideQmRootfsCache(): Promise<string> {
@@ -104,7 +105,7 @@ export async function setUpQm(node: QmNode): Promise<{ seconds: number; stderr: 
 }
 
 /** Imports a busybox image into QM's podman as localhost/busybox (from the host's busybox-static). */
-export async function importBusybox(node: QmNode): Promise<void> {
+export async function importBusybox(node: Pick<QmNode, 'sh'>): Promise<void> {
   const script = `set -e
 mkdir -p /etc/qm/containers/containers.conf.d
 cat > /etc/qm/containers/containers.conf.d/90-test-nested.conf <<'EOF_CONF'

@@ -3,7 +3,9 @@
 #
 #   vehicle-node-supervisor.sh run STATE LOWER -- NSPAWN_ARGS...
 #       Starts systemd-nspawn in the node's cgroups and in a private mount namespace over an overlay of
-#       LOWER (read-only) and STATE/upper, prints nspawn's pid on stdout, then waits. Standard input is the
+#       LOWER (read-only) and STATE/upper, prints nspawn's pid on stdout, then waits. A reboot inside the node
+#       ends nspawn with 133 (what systemd-nspawn@.service restarts on): it is started again on the same state,
+#       its new pid in STATE/nspawn.pid, as the node's own systemd would see a reboot. Standard input is the
 #       lifeline: the line "stop", EOF (the test process is gone, however it died) or SIGTERM/SIGINT/SIGHUP
 #       all lead to the teardown below, and the supervisor exits with its status.
 #   vehicle-node-supervisor.sh teardown STATE
@@ -53,6 +55,7 @@ node_pids() {
 teardown() {
   local nspawn i cg status=0
   [ -d "$state" ] || return 0
+  : >"$state/stopping"  # no more reboots
   if [ -f "$state/cgroups" ]; then
     nspawn=$(cat "$state/nspawn.pid" 2>/dev/null)
     if [ -n "$nspawn" ] && running "$nspawn" && in_node "$nspawn"; then
@@ -88,10 +91,17 @@ run)
   [ "${1-}" = -- ] && shift
   trap 'teardown; exit $?' TERM INT HUP
   echo $$ >"$state/supervisor.pid"
-  "$0" enter "$state" "$lower" -- "$@" </dev/null >"$state/console.log" 2>&1 &
-  nspawn=$!
-  echo "$nspawn" >"$state/nspawn.pid"
-  echo "$nspawn"
+  (
+    trap - TERM INT HUP
+    while :; do
+      "$0" enter "$state" "$lower" -- "$@" </dev/null >>"$state/console.log" 2>&1 &
+      echo $! >"$state/nspawn.pid.new" && mv "$state/nspawn.pid.new" "$state/nspawn.pid"
+      wait $!
+      [ $? = 133 ] && [ ! -e "$state/stopping" ] || break
+    done
+  ) &
+  until [ -s "$state/nspawn.pid" ]; do sleep 0.01; done
+  cat "$state/nspawn.pid"
   exec >/dev/null
   trap '' PIPE  # the test process may be gone: teardown must not die writing its messages
   while read -r line; do [ "$line" = stop ] && break; done

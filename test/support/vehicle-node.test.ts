@@ -124,6 +124,20 @@ test.serial('podman runs a nested container inside the node', async (t) => {
   t.is(run.stdout.trim(), 'nested-ok');
 });
 
+test.serial("reboot: the node's systemd shuts down and boots again on the same files, under a new PID 1", async (t) => {
+  const vn = booted();
+  const before = vn.leaderPid;
+  await vn.exec(['sh', '-c', 'echo kept > /var/tmp/vn-marker && echo gone > /run/vn-marker']);
+  await vn.reboot();
+  t.not(vn.leaderPid, before);
+  const report = await vn.waitForSystemState('running');
+  t.is((await readFile(`/proc/${vn.leaderPid}/comm`, 'utf8')).trim(), 'systemd');
+  t.is((await vn.exec(['cat', '/var/tmp/vn-marker'])).stdout.trim(), 'kept');
+  t.is((await vn.exec(['cat', '/run/vn-marker'])).code, 1, '/run is a new tmpfs, as after any boot');
+  t.log(`rebooted to ${report.state}`);
+  nodeNetwork = await readlink(`/proc/${vn.leaderPid}/ns/net`);
+});
+
 test.serial('stop leaves no process, rootfs, cgroup, mount or network namespace behind', async (t) => {
   const vn = booted();
   const { leaderPid, stateDir, cgroups, root } = vn;

@@ -108,6 +108,12 @@ export interface VehicleNode {
   waitForSystemState(wanted: 'running' | 'degraded', options?: { readonly timeoutMs?: number }): Promise<SystemStateReport>;
   /** Halts the node and removes its processes, cgroups, mounts and state; rejects if anything is left. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * `systemctl reboot` inside the node: its systemd shuts down, and the node boots again on the same state (files,
+   * /var/lib/containers). Resolves once the new PID 1 is there (leaderPid, root and systemBusAddress then name it);
+   * wait for its boot with waitForSystemState.
+   */
+  reboot(options?: { readonly timeoutMs?: number }): Promise<void>;
   /** The node's console output so far (systemd's boot messages), for failure messages. */
   consoleLog(): string;
 }
@@ -203,12 +209,12 @@ export async function bootVehicleNode(options: VehicleNodeOptions): Promise<Vehi
     await stop().catch(() => undefined);
     throw new Error(`vehicle node ${name} did not start: ${(error as Error).message}\n${supervisorErrors}\n--- console ---\n${log}`);
   }
-  const leaderPid = leader.pid;
-  const root = `/proc/${leaderPid}/root`;
+  let current = leader;
+  const rootOf = (pid: number) => `/proc/${pid}/root`;
 
   const exec = (argv: readonly string[], execOptions: ExecOptions = {}): Promise<CommandResult> => {
     const chdir = execOptions.cwd === undefined ? [] : ['/usr/bin/env', `--chdir=${execOptions.cwd}`];
-    return runCommand(['nsenter', `--target=${leaderPid}`, '--all', '--root', '--wd', '--', ...chdir, ...argv], {
+    return runCommand(['nsenter', `--target=${current.pid}`, '--all', '--root', '--wd', '--', ...chdir, ...argv], {
       env: { ...nodeEnv, ...execOptions.env },
       input: execOptions.input,
       timeoutMs: execOptions.timeoutMs,
@@ -231,7 +237,7 @@ export async function bootVehicleNode(options: VehicleNodeOptions): Promise<Vehi
     const deadline = performance.now() + (waitOptions.timeoutMs ?? 60_000);
     let state: SystemState = 'unknown';
     for (;;) {
-      if (!sameProcess(leaderPid, leader?.pidNamespace)) {
+      if (!sameProcess(current.pid, current.pidNamespace)) {
         throw new Error(`vehicle node ${name}: PID 1 exited while booting\n--- console ---\n${consoleLog()}`);
       }
       state = ((await exec(['systemctl', 'is-system-running'])).stdout.trim() || 'unknown') as SystemState;
@@ -254,16 +260,37 @@ export async function bootVehicleNode(options: VehicleNodeOptions): Promise<Vehi
     );
   };
 
+  const reboot = async (rebootOptions: { readonly timeoutMs?: number } = {}): Promise<void> => {
+    const before = current;
+    const deadline = performance.now() + (rebootOptions.timeoutMs ?? 60_000);
+    const nspawnBefore = readText(join(stateDir, 'nspawn.pid')).trim();
+    // The exec ends with the node's processes; its outcome says nothing.
+    exec(['systemctl', 'reboot']).catch(() => undefined);
+    while (sameProcess(before.pid, before.pidNamespace) || readText(join(stateDir, 'nspawn.pid')).trim() === nspawnBefore) {
+      if (performance.now() > deadline) throw new Error(`vehicle node ${name}: no reboot within ${rebootOptions.timeoutMs ?? 60_000} ms\n--- console ---\n${consoleLog()}`);
+      if (!isRunning(supervisor.pid ?? 0)) throw new Error(`vehicle node ${name}: its supervisor exited during the reboot\n${supervisorErrors}`);
+      await delay(20);
+    }
+    current = leader = await findLeader(Number(readText(join(stateDir, 'nspawn.pid')).trim()), Math.max(deadline - performance.now(), 1000));
+  };
+
   return {
     name,
-    leaderPid,
-    root,
-    systemBusAddress: `unix:path=${root}/run/dbus/system_bus_socket`,
+    get leaderPid() {
+      return current.pid;
+    },
+    get root() {
+      return rootOf(current.pid);
+    },
+    get systemBusAddress() {
+      return `unix:path=${rootOf(current.pid)}/run/dbus/system_bus_socket`;
+    },
     stateDir,
     cgroups,
     exec,
     waitForSystemState,
     stop,
+    reboot,
     consoleLog,
   };
 }
