@@ -175,8 +175,11 @@ class Record {
   }
   async write(path: string, content: string, mode?: number): Promise<void> {
     await this.dir(dirname(path));
+    const hadPrevious = await exists(previousVersion(path));
     const outcome = await writeFileAtomic(path, content, mode ? { mode } : {});
     if (outcome === 'created') this.files.add(path);
+    // The previous version of a file setup changed but did not make (/etc/subuid) is setup's own: --remove takes it.
+    if (outcome === 'replaced' && !hadPrevious && !this.files.has(path)) this.files.add(previousVersion(path));
     if (outcome !== 'unchanged') this.changed.push(path);
   }
   async link(path: string, target: string): Promise<void> {
@@ -487,7 +490,7 @@ export async function removeSetup(options: SetupOptions, io: SetupIo): Promise<R
     if (text === undefined) continue;
     const without = withoutLines(text, [line]);
     if (without !== text) {
-      await writeFileAtomic(file, without);
+      await writeFileAtomic(file, without, { keepPrevious: false });
       removed.push(`${file}: ${line}`);
     }
   }

@@ -26,11 +26,19 @@ export const subpackageNames = (): string[] =>
 export const debName = (name: string) => `qm-${name.replaceAll('_', '-')}`;
 export const rpmName = (name: string) => `qm_${name}`;
 
-/** make deb rpm with BUILDDIR and RPMTOPDIR in `scratch`; `version` overrides package.json's. */
-export async function buildPackages(scratch: string, version?: string): Promise<Built> {
+export interface BuildOptions {
+  /** Overrides package.json's version. */
+  readonly version?: string;
+  /** Default both. */
+  readonly formats?: ReadonlyArray<'deb' | 'rpm'>;
+}
+
+/** make deb rpm with BUILDDIR and RPMTOPDIR in `scratch`. */
+export async function buildPackages(scratch: string, options: BuildOptions = {}): Promise<Built> {
   const buildDir = join(scratch, 'build');
   const rpmTop = join(scratch, 'rpmbuild');
-  await runChecked(['make', '-s', 'deb', 'rpm', `BUILDDIR=${buildDir}`, `RPMTOPDIR=${rpmTop}`, ...(version ? [`VERSION=${version}`] : [])], {
+  const formats = options.formats ?? ['deb', 'rpm'];
+  await runChecked(['make', '-s', ...formats, `BUILDDIR=${buildDir}`, `RPMTOPDIR=${rpmTop}`, ...(options.version ? [`VERSION=${options.version}`] : [])], {
     cwd: projectDir,
     timeoutMs: 600_000,
   });
@@ -38,7 +46,7 @@ export async function buildPackages(scratch: string, version?: string): Promise<
   const debs: Record<string, string> = {};
   for (const file of await readdir(debDir)) if (file.endsWith('.deb')) debs[file.split('_')[0]!] = join(debDir, file);
   const rpms: Record<string, string> = {};
-  for (const arch of await readdir(join(rpmTop, 'RPMS'))) {
+  for (const arch of formats.includes('rpm') ? await readdir(join(rpmTop, 'RPMS')) : []) {
     for (const file of await readdir(join(rpmTop, 'RPMS', arch))) rpms[file.replace(/-[^-]+-[^-]+\.[^.]+\.rpm$/, '')] = join(rpmTop, 'RPMS', arch, file);
   }
   const changes = (await readdir(debDir)).find((file) => file.endsWith('.changes'));
