@@ -15,6 +15,7 @@ import { onPath, run, runChecked } from './process.ts';
 import { hostIdRanges, qmContainerIds, qmStorageConf, setupDropIn, withIdRange, withoutLines, type PlatformTraits } from './qm-config.ts';
 import { agentProbe, buildCommand, cachedTarball, rootfsCacheDir, rootfsRecipe, tarOptions, type RootfsRecipe } from './rootfs.ts';
 import { findDefaultProfile, hostProfileOptions, installNoRtProfile, noRtProfilePath } from './seccomp.ts';
+import { labelPlan, moduleLoaded, policyModule, skippedMessage, unlabelCommands, type Equivalence } from './selinux.ts';
 import { isWithin, type SetupOptions } from './setup-options.ts';
 
 export const manifestPath = join(installDir, 'setup.json');
@@ -37,6 +38,8 @@ export interface Manifest {
   readonly lines: Array<{ readonly file: string; readonly line: string }>;
   /** QM's /etc and /var once filled from the rootfs (absent in manifests of earlier versions: non-empty means filled). */
   readonly seeded?: string[];
+  /** SELinux file-context equivalence rules setup added for trees outside the policy's own paths. */
+  readonly labels?: Equivalence[];
 }
 
 export interface SetupIo {
@@ -155,6 +158,7 @@ class Record {
   readonly dirs = new Set<string>();
   readonly lines: Array<{ file: string; line: string }> = [];
   readonly seeded = new Set<string>();
+  readonly labels: Equivalence[] = [];
   /** The earlier manifest predates `seeded`. */
   readonly legacy: boolean;
   readonly changed: string[] = [];
@@ -165,6 +169,7 @@ class Record {
     earlier?.files.forEach((file) => this.files.add(file));
     earlier?.dirs.forEach((dir) => this.dirs.add(dir));
     earlier?.seeded?.forEach((dir) => this.seeded.add(dir));
+    this.labels.push(...(earlier?.labels ?? []));
     this.legacy = earlier !== undefined && earlier.seeded === undefined;
     if (earlier) this.lines.push(...earlier.lines);
   }
@@ -199,7 +204,7 @@ class Record {
   }
   manifest(): Manifest {
     const { rootfs, rwetcfs, rwvarfs } = this.options;
-    return { version: 1, rootfs, rwetcfs, rwvarfs, files: [...this.files].sort(), dirs: [...this.dirs].sort(), lines: this.lines, seeded: [...this.seeded].sort() };
+    return { version: 1, rootfs, rwetcfs, rwvarfs, files: [...this.files].sort(), dirs: [...this.dirs].sort(), lines: this.lines, seeded: [...this.seeded].sort(), labels: this.labels };
   }
 }
 
@@ -231,6 +236,12 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
   const recipe = facts.recipe!;
   const rootfsCurrent = facts.rootfsCurrent;
   await validateQuadlet(qmContainerText, vendorDropIns, dropIn);
+  if (facts.selinux) {
+    const modules = await run(['semodule', '-l']).catch(() => undefined);
+    if (modules?.code !== 0 || !moduleLoaded(modules.stdout)) {
+      throw new QmError('config', `SELinux is enabled but its policy has no '${policyModule}' module (semodule -l): QM's types qm_t and qm_file_t would name nothing. Install the qm-selinux package, then run qmctl setup again`);
+    }
+  }
   io.progress(`Setting up QM on ${checked.distro.prettyName} with podman ${checked.podman.text}: rootfs ${options.rootfs}, /etc from ${options.rwetcfs}, /var from ${options.rwvarfs}`);
 
   const record = new Record(options, earlier);
@@ -296,6 +307,15 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
       await record.link(join(qmEtc, 'systemd/system/multi-user.target.wants/bluechi-agent.service'), `/${agentUnit}`);
     } else {
       warn(`${checked.distro.prettyName} does not package bluechi-agent: its configuration is written, but QM runs no agent until one is installed`);
+    }
+
+    if (facts.selinux) {
+      io.progress(`Labelling ${options.rootfs}, ${options.rwetcfs} and ${options.rwvarfs} for SELinux (qm_file_t)`);
+      const plan = labelPlan(options);
+      for (const command of plan.commands) await runChecked(command, { signal: io.signal });
+      for (const rule of plan.equivalences) if (!record.labels.some((known) => known.path === rule.path)) record.labels.push(rule);
+    } else {
+      io.progress(skippedMessage);
     }
 
     for (const { name, range } of hostIdRanges) {
@@ -481,6 +501,9 @@ export async function removeSetup(options: SetupOptions, io: SetupIo): Promise<R
   if ((await run(['podman', 'container', 'exists', qmContainer]).catch(() => undefined))?.code === 0) {
     io.progress('Removing the qm container');
     await runChecked(['podman', 'rm', '--force', '--ignore', qmContainer]);
+  }
+  if (manifest.labels?.length && (await exists('/sys/fs/selinux/enforce'))) {
+    for (const command of unlabelCommands(manifest.labels)) await run(command);
   }
   const trees = [manifest.rootfs, manifest.rwetcfs, manifest.rwvarfs];
   const unmounted = await unmountBelow(trees);
