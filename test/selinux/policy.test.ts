@@ -7,6 +7,7 @@ import { appendFile, cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked, runCommand } from '../support/command.ts';
+import { withFileLock } from '../support/file-lock.ts';
 import { ensureHostPackages } from '../support/host-packages.ts';
 import { permsOf, readPolicy, search, targetsOf, transitionsFrom, typesOf, type Policy } from './setools.ts';
 
@@ -34,6 +35,10 @@ const allCapabilities = [
 ];
 
 interface Context {
+  /** Lets go of the store lock; resolves once it is released. */
+  unlock?: () => Promise<void>;
+  /** This run loaded the module, so this run removes it. */
+  installed: boolean;
   scratch: string;
   before: Policy;
   after: Policy;
@@ -82,8 +87,27 @@ function unitCapabilities(unit: string): { granted: string[]; notGranted: string
   return { granted, notGranted };
 }
 
+/** Holds an exclusive lock on `path` until the returned function is called: one run of this file at a time changes the store. */
+async function holdLock(path: string): Promise<() => Promise<void>> {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let locked = (): void => undefined;
+  const acquired = new Promise<void>((resolve) => (locked = resolve));
+  const done = withFileLock(path, async () => {
+    locked();
+    await held;
+  });
+  await Promise.race([acquired, done]);
+  return async () => {
+    release();
+    await done;
+  };
+}
+
 test.before(async (t) => {
+  t.context.installed = false;
   await ensureHostPackages(selinuxHostPackages);
+  t.context.unlock = await holdLock('/var/lock/qm-test-selinux-store.lock');
   if ((await installedModules()).includes('qm')) {
     throw new Error(`a qm module is already in the ${store} store; remove it (semodule -s ${store} -r qm) to run these tests`);
   }
@@ -92,6 +116,7 @@ test.before(async (t) => {
   await runChecked(['sh', join(repo, 'selinux', 'build.sh'), join(scratch, 'build')]);
   const file = await policyFile();
   t.context.before = await readPolicy(file);
+  t.context.installed = true; // set first: a failed install may still have left the module in the store
   await runChecked(['semodule', '-s', store, '-i', join(scratch, 'build', 'qm.pp')]);
   t.context.after = await readPolicy(await policyFile());
   const unit = unitCapabilities(await readFile(join(repo, 'units', 'qm.container'), 'utf8'));
@@ -102,8 +127,12 @@ test.before(async (t) => {
 });
 
 test.after.always(async (t) => {
-  if ((await installedModules()).includes('qm')) await runChecked(['semodule', '-s', store, '-r', 'qm']);
-  if (t.context.scratch) await rm(t.context.scratch, { recursive: true, force: true });
+  try {
+    if (t.context.installed && (await installedModules()).includes('qm')) await runChecked(['semodule', '-s', store, '-r', 'qm']);
+    if (t.context.scratch) await rm(t.context.scratch, { recursive: true, force: true });
+  } finally {
+    await t.context.unlock?.();
+  }
 });
 
 test('the module is in the store and defines every QM type', async (t) => {
