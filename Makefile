@@ -5,6 +5,9 @@
 #                             install qm and qm-controller, every file in its FHS place (README: "What gets installed")
 #   make install-qm_dropin_NAME DESTDIR=
 #                             install one sub-package's drop-ins (subpackages/NAME/files/)
+#   make selinux              the SELinux policy module, build/selinux/qm.pp (selinux-policy-dev; docs/selinux.md)
+#   make install-qm-selinux DESTDIR=
+#                             install it, with the contexts file QM's podman reads
 #   make deb                  the Debian packages, in build/deb/ (dpkg-buildpackage, debhelper; BUILDDIR= moves build/)
 #   make rpm                  the RPMs with every sub-package, in rpmbuild/RPMS/ (rpmbuild; RPMTOPDIR= moves rpmbuild/)
 #   make qm_dropin_NAME       the RPMs of qm and that sub-package only (the seed's way)
@@ -44,7 +47,7 @@ INSTALL = install
 # Unit files name the programs by their installed paths.
 SUBST = sed -e 's|/usr/bin/qmctl|$(BINDIR)/qmctl|g' -e 's|/usr/libexec/|$(LIBEXECDIR)/|g'
 
-.PHONY: all build man install install-qm install-qm-controller install-subpackages deb rpm dist clean \
+.PHONY: all build man install install-qm install-qm-controller install-subpackages deb rpm dist clean selinux install-qm-selinux \
 	$(addprefix qm_dropin_,$(SUBPACKAGES)) $(addprefix install-qm_dropin_,$(SUBPACKAGES)) help
 
 all: $(BUILT) dist/qm-probe
@@ -104,6 +107,17 @@ $(addprefix install-qm_dropin_,$(SUBPACKAGES)): install-qm_dropin_%:
 	cp -R --preserve=mode subpackages/$*/files/. $(DESTDIR)/
 
 install-subpackages: $(addprefix install-qm_dropin_,$(SUBPACKAGES))
+
+# qm-selinux: the policy module that defines qm.container's types, loaded by the package's scripts (semodule), and
+# the contexts file qmctl setup puts into QM's rootfs so QM's podman labels nested containers qm_container_t.
+selinux: $(BUILDDIR)/selinux/qm.pp
+
+$(BUILDDIR)/selinux/qm.pp: selinux/qm.te selinux/qm.if selinux/qm.fc selinux/build.sh
+	sh selinux/build.sh $(BUILDDIR)/selinux
+
+install-qm-selinux: $(BUILDDIR)/selinux/qm.pp
+	$(INSTALL) -D -m 0644 $(BUILDDIR)/selinux/qm.pp $(DESTDIR)$(DATADIR)/selinux/packages/qm.pp
+	$(INSTALL) -D -m 0644 selinux/qm_contexts $(DESTDIR)$(QMDATADIR)/contexts
 
 # The source tarball: every tracked file (as it is in the work tree) plus the built dist/, so that packaging
 # builds need neither npm nor the network. qm-probe, the one compiled program, is left out: packages compile it.

@@ -10,11 +10,13 @@
 #   gcc, libc6-dev     the static check/qm-probe that qmctl check runs in QM (scripts/build.mjs)
 #   dpkg-dev, debhelper, pkgconf, lintian, rpm
 #                      make deb and make rpm (test/packaging), the Debian packages checked by lintian
+#   selinux-policy-dev, selinux-policy-default, setools, checkpolicy, semodule-utils, policycoreutils
+#                      QM's SELinux module compiled, loaded into the default store and checked (test/selinux)
 #   man-db, bash-completion, zsh
 #                      the man pages rendered with man --warnings, the completion scripts driven in bash and zsh
 set -eu
 missing=
-for package in dbus mmdebstrap zstd systemd-container util-linux busybox-static gcc libc6-dev dpkg-dev debhelper pkgconf lintian rpm man-db bash-completion zsh; do
+for package in dbus mmdebstrap zstd systemd-container util-linux busybox-static gcc libc6-dev dpkg-dev debhelper pkgconf lintian rpm selinux-policy-dev selinux-policy-default setools checkpolicy semodule-utils policycoreutils man-db bash-completion zsh; do
   dpkg-query --show --showformat='${db:Status-Abbrev}' "$package" 2>/dev/null | grep -q '^ii' || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0

@@ -72,6 +72,8 @@ export interface UnitSources {
   readonly dropInDir: string;
   /** Holds the gate's socket and service units. */
   readonly unitDir: string;
+  /** The SELinux contexts file for QM's podman (qm-selinux installs it; only read where SELinux is enabled). */
+  readonly selinuxContexts: string;
 }
 
 const treeSources = (units: string): UnitSources => ({
@@ -80,6 +82,7 @@ const treeSources = (units: string): UnitSources => ({
   containersConf: join(units, 'containers.conf'),
   dropInDir: join(units, 'qm.container.d'),
   unitDir: units,
+  selinuxContexts: join(dirname(units), 'selinux', 'qm_contexts'),
 });
 
 /** Where a package (or make install) puts them: setup then writes each file onto itself, which changes nothing. */
@@ -89,6 +92,7 @@ export const packageSources: UnitSources = {
   containersConf: join(installDir, 'containers.conf'),
   dropInDir: vendorDropInDir,
   unitDir: systemUnitDir,
+  selinuxContexts: join(installDir, 'contexts'),
 };
 
 /**
@@ -236,10 +240,11 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
   const recipe = facts.recipe!;
   const rootfsCurrent = facts.rootfsCurrent;
   await validateQuadlet(qmContainerText, vendorDropIns, dropIn);
+  const selinuxContexts = facts.selinux ? await readFile(sources.selinuxContexts, 'utf8').catch(() => undefined) : undefined;
   if (facts.selinux) {
     const modules = await run(['semodule', '-l']).catch(() => undefined);
-    if (modules?.code !== 0 || !moduleLoaded(modules.stdout)) {
-      throw new QmError('config', `SELinux is enabled but its policy has no '${policyModule}' module (semodule -l): QM's types qm_t and qm_file_t would name nothing. Install the qm-selinux package, then run qmctl setup again`);
+    if (modules?.code !== 0 || !moduleLoaded(modules.stdout) || selinuxContexts === undefined) {
+      throw new QmError('config', `SELinux is enabled but its policy has no '${policyModule}' module (semodule -l) or ${sources.selinuxContexts} is missing: QM's types qm_t and qm_file_t would name nothing. Install the qm-selinux package, then run qmctl setup again`);
     }
   }
   io.progress(`Setting up QM on ${checked.distro.prettyName} with podman ${checked.podman.text}: rootfs ${options.rootfs}, /etc from ${options.rwetcfs}, /var from ${options.rwvarfs}`);
@@ -311,6 +316,8 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
 
     if (facts.selinux) {
       io.progress(`Labelling ${options.rootfs}, ${options.rwetcfs} and ${options.rwvarfs} for SELinux (qm_file_t)`);
+      // QM's podman labels nested containers from this file: the rootfs's own names container_t, which qm_t may not enter.
+      await record.write(join(options.rootfs, 'usr/share/containers/selinux/contexts'), selinuxContexts!);
       const plan = labelPlan(options);
       for (const command of plan.commands) await runChecked(command, { signal: io.signal });
       for (const rule of plan.equivalences) if (!record.labels.some((known) => known.path === rule.path)) record.labels.push(rule);

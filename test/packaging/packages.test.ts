@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runChecked, runCommand } from '../support/command.ts';
 import { ensureHostPackages } from '../support/host-packages.ts';
-import { buildPackages, debName, installedByMake, normalisePath, projectDir, readmeTable, rpmName, subpackageNames, type Built } from './packaging.ts';
+import { buildPackages, debName, installedByMake, mainPackages, normalisePath, projectDir, readmeTable, rpmName, subpackageNames, type Built } from './packaging.ts';
 
 let built: Built;
 let scratch: string;
@@ -48,8 +48,8 @@ const rpmDirs = async (file: string) =>
 test('make deb builds qm, qm-controller and one package per sub-package; make rpm the same as RPMs', (t) => {
   const subs = subpackageNames();
   t.true(subs.length >= 7, `sub-packages: ${subs.join(' ')}`);
-  t.deepEqual(Object.keys(built.debs).sort(), ['qm', 'qm-controller', ...subs.map(debName)].sort());
-  t.deepEqual(Object.keys(built.rpms).sort(), ['qm', 'qm-controller', ...subs.map(rpmName)].sort());
+  t.deepEqual(Object.keys(built.debs).sort(), ['qm', 'qm-controller', 'qm-selinux', ...subs.map(debName)].sort());
+  t.deepEqual(Object.keys(built.rpms).sort(), ['qm', 'qm-controller', 'qm-selinux', ...subs.map(rpmName)].sort());
 });
 
 test('lintian finds no errors in the Debian packages (its warnings are logged)', async (t) => {
@@ -59,10 +59,10 @@ test('lintian finds no errors in the Debian packages (its warnings are logged)',
   t.notRegex(result.stdout, /^E: /m);
 });
 
-test("qm and qm-controller hold exactly what make install puts in place, and the README's table names it all", async (t) => {
+test("qm, qm-controller and qm-selinux hold exactly what make install puts in place, and the README's table names it all", async (t) => {
   const fromMake = await installedByMake(scratch);
   const table = readmeTable();
-  for (const name of ['qm', 'qm-controller'] as const) {
+  for (const name of mainPackages) {
     const fromDeb = (await debFiles(built.debs[name]!)).sort();
     const fromRpm = (await rpmFiles(built.rpms[name]!)).filter((path) => !path.includes('/.build-id')).sort();
     const rpmOnly = table.filter((row) => row.packages === `${name} (RPM only)`).map((row) => row.path);
@@ -133,6 +133,23 @@ test('maintainer scripts: qm-controller and qm-agent-config.path enabled and sta
   }
   t.notRegex((await runChecked(['rpm', '-qp', '--scripts', built.rpms.qm!])).stdout, /qmctl setup/);
   t.regex(await script(built.debs.qm!, 'triggers'), /interest-noawait \/usr\/share\/containers\/systemd\/qm\.container\.d/);
+});
+
+test('qm-selinux loads its module with semodule where the tools are, and removes it with the package', async (t) => {
+  const dir = await mkdtemp(join(scratch, 'selinux-control-'));
+  await runChecked(['dpkg-deb', '--control', built.debs['qm-selinux']!, dir]);
+  const postinst = await readFile(join(dir, 'postinst'), 'utf8');
+  t.regex(postinst, /command -v semodule[\s\S]*semodule -i \/usr\/share\/selinux\/packages\/qm\.pp/);
+  t.regex(postinst, /selinuxenabled[\s\S]*restorecon -RF \/usr\/lib\/qm\/rootfs \/etc\/qm \/var\/qm/, 'relabels only where SELinux is enabled');
+  t.regex(await readFile(join(dir, 'postrm'), 'utf8'), /semodule -r qm/);
+  const scripts = (await runChecked(['rpm', '-qp', '--scripts', built.rpms['qm-selinux']!])).stdout;
+  t.regex(scripts, /postinstall scriptlet[\s\S]*semodule -i \/usr\/share\/selinux\/packages\/qm\.pp/);
+  t.regex(scripts, /postuninstall scriptlet[\s\S]*\$1 -eq 0[\s\S]*semodule -r qm/);
+  // The packaged module unpacks as a policy module with QM's file contexts in it.
+  const extracted = await mkdtemp(join(scratch, 'selinux-files-'));
+  await runChecked(['dpkg-deb', '-x', built.debs['qm-selinux']!, extracted]);
+  await runChecked(['semodule_unpackage', join(extracted, 'usr/share/selinux/packages/qm.pp'), join(extracted, 'qm.mod'), join(extracted, 'qm.fc')]);
+  t.regex(await readFile(join(extracted, 'qm.fc'), 'utf8'), /^\/usr\/lib\/qm\/rootfs\(\/\.\*\)\?\s+system_u:object_r:qm_file_t:s0$/m);
 });
 
 test('the layout is a configuration file: a conffile of qm-controller.deb, %config(noreplace) in its RPM', async (t) => {

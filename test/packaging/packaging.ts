@@ -62,12 +62,14 @@ async function filesBelow(root: string): Promise<string[]> {
   return entries.filter((entry) => !entry.isDirectory()).map((entry) => `/${relative(root, join(entry.parentPath, entry.name))}`).sort();
 }
 
-/** What make install-qm and make install-qm-controller put in place, each in a DESTDIR of its own. */
-export async function installedByMake(scratch: string): Promise<Record<'qm' | 'qm-controller', string[]>> {
-  const result = { qm: [] as string[], 'qm-controller': [] as string[] };
-  for (const name of ['qm', 'qm-controller'] as const) {
+export const mainPackages = ['qm', 'qm-controller', 'qm-selinux'] as const;
+
+/** What make install-qm, install-qm-controller and install-qm-selinux put in place, each in a DESTDIR of its own. */
+export async function installedByMake(scratch: string): Promise<Record<(typeof mainPackages)[number], string[]>> {
+  const result = { qm: [] as string[], 'qm-controller': [] as string[], 'qm-selinux': [] as string[] };
+  for (const name of mainPackages) {
     const destdir = join(scratch, `make-install-${name}`);
-    await runChecked(['make', '-s', `install-${name}`, `DESTDIR=${destdir}`, 'PREFIX=/usr'], { cwd: projectDir });
+    await runChecked(['make', '-s', `install-${name}`, `DESTDIR=${destdir}`, 'PREFIX=/usr', `BUILDDIR=${join(scratch, 'make-build')}`], { cwd: projectDir });
     result[name] = await filesBelow(destdir);
   }
   return result;
@@ -106,6 +108,8 @@ export function readmeTable(): TableRow[] {
       const pattern = new RegExp(`^${basename(one).replace(/\./g, '\\.').replace(/\*/g, '.*')}$`);
       return readdirSync(join(projectDir, dir)).filter((name) => pattern.test(name)).map((name) => `${dir}/${name}`);
     });
-    return sources.map((one) => ({ source: one, path: path.endsWith('/') ? path + basename(one) : path, packages: packages! }));
+    // A file target is one file, whatever it is built from (`selinux/qm.{te,if,fc}` → qm.pp).
+    if (!path.endsWith('/')) return [{ source: sourcePath, path, packages: packages! }];
+    return sources.map((one) => ({ source: one, path: path + basename(one), packages: packages! }));
   });
 }
