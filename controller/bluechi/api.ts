@@ -9,6 +9,13 @@ export const CONTROLLER_IFACE = 'org.eclipse.bluechi.Controller';
 export const NODE_IFACE = 'org.eclipse.bluechi.Node';
 export const JOB_IFACE = 'org.eclipse.bluechi.Job';
 export const MONITOR_IFACE = 'org.eclipse.bluechi.Monitor';
+/** Served on /org/eclipse/bluechi/metrics only while metrics are enabled (upstream's metrics_export). */
+export const METRICS_IFACE = 'org.eclipse.bluechi.Metrics';
+export const METRICS_PATH = '/org/eclipse/bluechi/metrics';
+/** The agent's own API, on its node's bus (protocol.h: BC_AGENT_DBUS_NAME, BC_AGENT_OBJECT_PATH, AGENT_INTERFACE). */
+export const AGENT_BUS_NAME = 'org.eclipse.bluechi.Agent';
+export const AGENT_PATH = '/org/eclipse/bluechi';
+export const AGENT_IFACE = 'org.eclipse.bluechi.Agent';
 export const PROPERTIES_IFACE = 'org.freedesktop.DBus.Properties';
 export const SYSTEMD_UNIT_IFACE = 'org.freedesktop.systemd1.Unit';
 

@@ -75,3 +75,19 @@ export const MonitorInterface = declareInterface({
   },
   properties: {},
 });
+
+/** Served only while metrics are enabled, so the recording (made without) has no introspection of it: upstream's data/org.eclipse.bluechi.Metrics.xml. */
+export const MetricsInterface = declareInterface({
+  name: 'org.eclipse.bluechi.Metrics',
+  methods: {},
+  signals: { StartUnitJobMetrics: 'ssstt', AgentJobMetrics: 'ssst' },
+  properties: {},
+});
+
+/** The agent's API on its node's bus, as far as the product reads it (upstream's data/org.eclipse.bluechi.Agent.xml). */
+export const AgentInterface = declareInterface({
+  name: 'org.eclipse.bluechi.Agent',
+  methods: {},
+  signals: {},
+  properties: { Status: 's' },
+});

@@ -20,6 +20,8 @@ const loaders = new Map<string, () => Promise<{ default: Command }>>(Object.entr
   'reset-failed': () => import('./commands/reset-failed.ts'),
   status: () => import('./commands/status.ts'),
   monitor: () => import('./commands/monitor.ts'),
+  metrics: () => import('./commands/metrics.ts'),
+  'is-online': () => import('./commands/is-online.ts'),
   'get-default': () => import('./commands/get-default.ts'),
   'set-default': () => import('./commands/set-default.ts'),
   'set-loglevel': () => import('./commands/set-loglevel.ts'),

@@ -1,5 +1,6 @@
 // What `status` reports: nodes with their connection state, or units with their state on a node.
 import type { BlueChi } from '../bluechi/client.ts';
+import { QmError } from '../errors.ts';
 
 export interface NodeStatusRow {
   readonly node: string;
@@ -19,8 +20,17 @@ export interface UnitStatusRow {
   readonly unitFileState: string;
 }
 
-export async function nodeStatuses(client: BlueChi): Promise<NodeStatusRow[]> {
-  const nodes = await client.listNodes();
+/**
+ * Every node (or those named, in the order named) with its connection status, as bluechictl's `status [NODE]`
+ * (method_print_node_status): a name BlueChi does not list is a `node-unknown` error.
+ */
+export async function nodeStatuses(client: BlueChi, names: readonly string[] = []): Promise<NodeStatusRow[]> {
+  const listed = await client.listNodes();
+  const missing = names.filter((name) => !listed.some((info) => info.name === name));
+  if (missing.length > 0) {
+    throw new QmError('node-unknown', `node ${missing.join(', ')} is not known to the BlueChi controller`, { node: missing[0]! });
+  }
+  const nodes = names.length === 0 ? listed : [...new Set(names)].map((name) => listed.find((info) => info.name === name)!);
   return Promise.all(
     nodes.map(async (info) => {
       const properties = await client.node(info.name).properties();

@@ -6,6 +6,7 @@ import { connectBus, type Bus } from '../../controller/bus/connection.ts';
 import { blueChi, type BlueChi } from '../../controller/bluechi/client.ts';
 import { blueChiTarget, hasRealBlueChi, REAL_MODE_TITLE, type BlueChiTarget } from '../support/bluechi-target.ts';
 import { qmctl, qmctlBin } from '../support/qmctl.ts';
+import { followLines } from './follow.ts';
 
 let target: BlueChiTarget;
 let bus: Bus;
@@ -80,19 +81,30 @@ test.serial('JobNew comes before JobRemoved, with the same id and path', async (
   await client.node(first()).runJob('stop', target.unit);
 });
 
-test.serial('status of a node lists its units; status of a unit shows its states', async (t) => {
+test.serial('status NODE shows that node\'s connection, as bluechictl; status NODE UNIT the unit\'s states', async (t) => {
   await client.node(first()).runJob('start', target.unit);
+  t.teardown(() => client.node(first()).runJob('stop', target.unit));
   const result = await run('status', first(), target.unit, '--json');
   t.is(result.code, 0, result.stderr);
   const [row] = JSON.parse(result.stdout) as Array<Record<string, string>>;
   t.like(row, { node: first(), unit: target.unit, loadState: 'loaded', activeState: 'active' });
+  const table = await run('status', first(), target.unit);
+  t.regex(table.stdout, /^UNIT\s+LOADED\s+ACTIVE\s+SUB\s+FREEZER\s+ENABLED/);
+  t.regex(table.stdout, new RegExp(`${target.unit.replace('.', '\\.')}\\s+loaded\\s+active`));
+
+  const one = await run('status', first());
+  t.is(one.code, 0, one.stderr);
+  t.regex(one.stdout, /^NODE\s+STATUS\s+PEER IP\s+LAST SEEN/);
+  t.deepEqual(one.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/).slice(0, 2)), [[first(), 'online']]);
+  const some = JSON.parse((await run('status', [second(), first()].join(','), '--json')).stdout) as Array<{ node: string; status: string }>;
+  t.deepEqual(some.map((entry) => [entry.node, entry.status]), [...new Set([second(), first()])].map((node) => [node, 'online']));
+
   const nodes = await run('status');
   t.is(nodes.code, 0, nodes.stderr);
   t.regex(nodes.stdout, new RegExp(`${first().replace('.', '\\.')}\\s+online`));
   // LastSeenTimestamp is an explicit property: only Get answers it, GetAll leaves it out.
   const json = JSON.parse((await run('status', '--json')).stdout) as Array<{ node: string; lastSeen: string }>;
-  for (const node of target.nodes) t.not(json.find((row) => row.node === node)?.lastSeen ?? '', '', `last seen of ${node}`);
-  await client.node(first()).runJob('stop', target.unit);
+  for (const node of target.nodes) t.not(json.find((entry) => entry.node === node)?.lastSeen ?? '', '', `last seen of ${node}`);
 });
 
 test.serial('list-units filters by glob across nodes', async (t) => {
@@ -135,7 +147,9 @@ test.serial('an unknown unit ends with exit 1 and names node and unit', async (t
 
 test.serial('an unknown node exits 4 and lists the known nodes', async (t) => {
   for (const args of [
+    ['status', 'qm-no-such-node'],
     ['status', 'qm-no-such-node', target.unit],
+    ['is-online', 'node', 'qm-no-such-node'],
     ['start', 'qm-no-such-node', target.unit],
   ]) {
     const result = await run(...args);
@@ -159,4 +173,76 @@ test.serial('is-enabled, enable and disable through a daemon-reload', async (t) 
 
 test.serial('the controller reports its status', async (t) => {
   t.true(['up', 'degraded'].includes(await client.status()));
+});
+
+test.serial("monitor takes bluechictl's comma list of units", async (t) => {
+  const other = 'qm-no-such-unit.service';
+  const result = await followLines(target.address, ['monitor', first(), `${target.unit},${other}`, '--json'], (lines) =>
+    lines.some((line) => (JSON.parse(line) as { activeState?: string }).activeState === 'active'), () => run('restart', first(), target.unit));
+  t.is(result.code, 0, result.stderr);
+  const events = result.lines.map((line) => JSON.parse(line) as { kind: string; node: string; unit: string });
+  t.true(events.some((event) => event.kind === 'UnitStateChanged' && event.unit === target.unit));
+  t.true(events.every((event) => event.node === first() && [target.unit, other].includes(event.unit)));
+  await run('stop', first(), target.unit);
+});
+
+test.serial('list-unit-files --filter matches the file name or the whole path', async (t) => {
+  const prefix = target.unit.slice(0, 3);
+  for (const glob of [`${prefix}*`, `*/${target.unit}`]) {
+    const result = await run('list-unit-files', first(), '--filter', glob, '--json');
+    t.is(result.code, 0, result.stderr);
+    const files = JSON.parse(result.stdout) as Array<{ node: string; path: string }>;
+    t.true(files.some((file) => file.path.endsWith(`/${target.unit}`)), glob);
+    if (!glob.startsWith('*')) t.true(files.every((file) => file.path.slice(file.path.lastIndexOf('/') + 1).startsWith(prefix)), glob);
+  }
+  const none = await run('list-unit-files', '--filter', 'qm-no-such-*');
+  t.is(none.code, 0, none.stderr);
+  t.is(none.stdout.trim().split('\n').length, 1, 'the header only');
+});
+
+test.serial('enable -f (bluechictl\'s short --force) with --no-reload, then disable', async (t) => {
+  const enabled = await run('enable', '-f', first(), target.unit, '--no-reload', '--json');
+  t.is(enabled.code, 0, enabled.stderr);
+  t.like(JSON.parse(enabled.stdout), { node: first(), carriesInstallInfo: true });
+  t.is((await run('is-enabled', first(), target.unit)).stdout.trim(), 'enabled');
+  t.is((await run('disable', first(), target.unit)).code, 0);
+  t.is((await run('is-enabled', first(), target.unit)).code, 1);
+});
+
+test.serial('metrics enable, listen (the jobs of a start), disable; enabling twice is no error', async (t) => {
+  const enabled = await run('metrics', 'enable', '--json');
+  t.is(enabled.code, 0, enabled.stderr);
+  t.teardown(() => run('metrics', 'disable'));
+  const again = await run('metrics', 'enable');
+  t.is(again.code, 0, again.stderr);
+  t.is(again.stdout.trim(), 'Metrics were already enabled');
+
+  const kinds = (lines: readonly string[]) => new Set(lines.map((line) => (JSON.parse(line) as { kind: string }).kind));
+  const listened = await followLines(target.address, ['metrics', 'listen', '--json'], (lines) => kinds(lines).size === 2, () => run('start', first(), target.unit));
+  t.is(listened.code, 0, listened.stderr);
+  const events = listened.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const start = events.find((event) => event.kind === 'StartUnitJobMetrics');
+  t.like(start, { node: first(), unit: target.unit });
+  t.regex(String(start?.job), /^\/org\/eclipse\/bluechi\/job\/\d+$/);
+  t.true(Number(start?.jobMeasuredMicros) > 0);
+  t.like(events.find((event) => event.kind === 'AgentJobMetrics'), { node: first(), unit: target.unit, method: 'StartUnit' });
+
+  // As bluechictl prints them.
+  const human = await followLines(target.address, ['metrics', 'listen'], (lines) => lines.some((line) => line.includes('net measured time')), () => run('stop', first(), target.unit));
+  t.is(human.lines[0], 'Waiting for metrics signals...');
+  t.true(human.lines.some((line) => new RegExp(`^\\[${first().replace('.', '\\.')}\\] Agent systemd StopUnit job on ${target.unit.replace('.', '\\.')} net measured time: \\d+\\.\\dms$`).test(line)), human.lines.join('\n'));
+
+  const disabled = await run('metrics', 'disable', '--json');
+  t.deepEqual(JSON.parse(disabled.stdout), { metrics: 'disabled', changed: true });
+});
+
+test.serial('is-online system and node: exit 0 while online, quietly; --json says so', async (t) => {
+  for (const args of [['system'], ['node', first()]]) {
+    const result = await run('is-online', ...args);
+    t.is(result.code, 0, result.stderr);
+    t.is(result.stdout + result.stderr, '');
+  }
+  t.deepEqual(JSON.parse((await run('is-online', 'node', first(), '--json')).stdout), { subject: 'node', node: first(), online: true, status: 'online' });
+  t.is((await run('is-online', 'node')).code, 2);
+  t.is((await run('is-online', 'node', first(), '--wait', 'soon')).code, 2);
 });

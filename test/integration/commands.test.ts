@@ -1,11 +1,10 @@
 // The rest of bluechictl's words, through qmctl against the stand-in: what an operator sees.
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { standinTarget, type StandinTarget } from '../support/bluechi-target.ts';
 import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { startStandin } from '../standin/index.ts';
-import { qmctl, QMCTL_BIN } from '../support/qmctl.ts';
+import { qmctl } from '../support/qmctl.ts';
+import { followLines } from './follow.ts';
 
 let target: StandinTarget;
 
@@ -81,37 +80,6 @@ test.serial('reset-failed on every node, one node, or named units', async (t) =>
   t.deepEqual(JSON.parse(all.stdout), [{ node: 'node1' }, { node: 'node2' }]);
   t.is(target.standin.unitState('node2', unit)?.activeState, 'inactive');
 });
-
-/**
- * Runs the built qmctl until `lines` lines arrived on stdout, then interrupts it as a user's Ctrl-C would.
- * `act` runs once qmctl says (at debug level, on stderr) that its subscription is in place.
- */
-async function followLines(address: string, args: string[], lines: number, act: () => Promise<unknown>) {
-  const child = spawn(process.execPath, [QMCTL_BIN, '--bus-address', address, '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const seen: string[] = [];
-  let stderr = '';
-  const subscribed = new Promise<void>((resolve) => {
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      stderr += `${line}\n`;
-      if (line.includes('subscribed: following changes')) resolve();
-    });
-  });
-  const enough = new Promise<void>((resolve) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.trim() !== '') seen.push(line);
-      if (seen.length >= lines) resolve();
-    });
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  try {
-    await Promise.race([subscribed, exited]);
-    await act();
-    await Promise.race([enough, exited]);
-  } finally {
-    child.kill('SIGINT');
-  }
-  return { lines: seen, code: await exited, stderr };
-}
 
 test.serial('monitor prints unit changes as JSON lines until interrupted, then exits 0', async (t) => {
   const result = await followLines(target.address, ['monitor', 'node2', unit, '--json'], 2, () => run('restart', 'node2', unit));

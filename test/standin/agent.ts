@@ -148,6 +148,7 @@ export class Agent {
         if (index < 0) return;
         const [job] = this.tracked.splice(index, 1);
         if (!job) return;
+        // agent_job_done: with metrics enabled, the systemd job's time from submitting to its end (agent_send_job_metrics).
         if (this.metricsEnabled) {
           this.send({
             kind: 'AgentJobMetrics',

@@ -15,6 +15,10 @@ export const NODE_INTERFACE = 'org.eclipse.bluechi.Node';
 export const JOB_INTERFACE = 'org.eclipse.bluechi.Job';
 export const MONITOR_INTERFACE = 'org.eclipse.bluechi.Monitor';
 export const METRICS_INTERFACE = 'org.eclipse.bluechi.Metrics';
+/** The agent's public API on its node's bus (protocol.h: BC_AGENT_DBUS_NAME, BC_AGENT_OBJECT_PATH, AGENT_INTERFACE). */
+export const AGENT_BUS_NAME = 'org.eclipse.bluechi.Agent';
+export const AGENT_PATH = '/org/eclipse/bluechi';
+export const AGENT_INTERFACE = 'org.eclipse.bluechi.Agent';
 
 /** Error names the controller itself replies with (protocol.h and sd-bus' standard names). */
 export const Errors = {
@@ -191,4 +195,29 @@ export const metricsInterface: InterfaceSpec = {
     signal('AgentJobMetrics', 'node_name:s unit:s method:s systemd_job_time_micros:t'),
   ],
   properties: [],
+};
+
+/**
+ * The agent's public interface as its sd-bus vtable serves it (src/agent/agent.c, agent_vtable), which has JobCancel
+ * beside data/org.eclipse.bluechi.Agent.xml's methods, and marks the timestamps and LogLevel explicit.
+ */
+export const agentInterface: InterfaceSpec = {
+  name: AGENT_INTERFACE,
+  methods: [
+    method('CreateProxy', 'local_service_name:s node:s unit:s'),
+    method('RemoveProxy', 'local_service_name:s node:s unit:s'),
+    method('JobCancel', 'id:u'),
+    method('SwitchController', 'dbus_address:s'),
+  ],
+  signals: [],
+  properties: [
+    property('Status', 's', 'true'),
+    property('LogLevel', 's', 'false', true),
+    property('LogTarget', 's', 'const'),
+    property('DisconnectTimestamp', 't', 'false', true),
+    property('DisconnectTimestampMonotonic', 't', 'false', true),
+    property('LastSeenTimestamp', 't', 'false', true),
+    property('LastSeenTimestampMonotonic', 't', 'false', true),
+    property('ControllerAddress', 's', 'true'),
+  ],
 };

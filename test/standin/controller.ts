@@ -158,6 +158,7 @@ export class Controller implements NodeHost, SubscriptionRegistry {
     }
   }
 
+  /** node_metrics_match_agent_job (src/controller/metrics.c): an agent's AgentJobMetrics, re-emitted with the node's name. */
   agentJobMetrics(node: string, unit: string, method: string, micros: bigint): void {
     if (this.metricsEnabled) this.metrics?.emit('AgentJobMetrics', [node, unit, method, micros]);
   }
@@ -262,6 +263,11 @@ export class Controller implements NodeHost, SubscriptionRegistry {
     return monitor.path;
   }
 
+  /**
+   * controller_method_metrics_enable / _disable (src/controller/controller.c): a second enable (disable) is
+   * InconsistentMessage; enabling exports the Metrics object (metrics_export) and enables every agent
+   * (node_enable_metrics), disabling drops the object's slot and disables them.
+   */
   private setMetrics(enable: boolean): void {
     if (enable === this.metricsEnabled) {
       throw new DBusError(Errors.inconsistentMessage, enable ? 'Metrics already enabled' : 'Metrics already disabled');
@@ -276,7 +282,11 @@ export class Controller implements NodeHost, SubscriptionRegistry {
     }
   }
 
-  /** controller_remove_job: JobRemoved, then the object goes; a finished start job reports metrics. */
+  /**
+   * controller_remove_job: JobRemoved, then the object goes; a finished start job reports metrics
+   * (metrics_produce_job_report: the job's path as job_id, the measured time, and the unit's net start time, which
+   * upstream reads from ActiveEnter/InactiveExitTimestampMonotonic; the stand-in's units keep no timestamps: 0).
+   */
   private removeJob(job: Job, result: string): void {
     this.served?.emit('JobRemoved', [job.id, job.path, job.node, job.unit, result]);
     this.forgetJob(job);

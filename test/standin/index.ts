@@ -3,6 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { BUS_NAME } from './api.ts';
 import { Agent } from './agent.ts';
+import { type AgentApi, serveAgentApi } from './agent-api.ts';
 import { Controller } from './controller.ts';
 import { MemorySystemd, type UnitOptions } from './node-memory.ts';
 import { BusSystemd } from './node-systemd.ts';
@@ -30,6 +31,8 @@ export interface StandinNodeOptions {
   readonly systemd?: { readonly address: string; readonly root?: string };
   /** PeerIp while online; default ::ffff:127.0.0.1, as for an agent over TCP from localhost. */
   readonly peerIp?: string;
+  /** The node's own bus: its agent serves org.eclipse.bluechi.Agent there, Status following setOnline (agent-api.ts). */
+  readonly agentBus?: string;
 }
 
 export interface StandinOptions {
@@ -82,6 +85,7 @@ interface StandinNode {
   readonly memory: MemorySystemd | undefined;
   /** A systemd-backed node's `/`, when given. */
   readonly root: string | undefined;
+  readonly api: AgentApi | undefined;
   online: boolean;
 }
 
@@ -92,7 +96,10 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
   try {
     for (const node of options.nodes) nodes.set(node.name, await startNode(node));
   } catch (error) {
-    await Promise.all([...nodes.values()].map((node) => node.config.agent.close()));
+    await Promise.all([...nodes.values()].map(async (node) => {
+      await node.api?.stop();
+      await node.config.agent.close();
+    }));
     throw error;
   }
   const configs = [...nodes.values()].map((node) => node.config);
@@ -122,6 +129,7 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
       node.online = online;
       if (online) controller.node(name).connect();
       else controller.node(name).disconnect();
+      node.api?.setOnline(online);
     },
     failNext(node, unit, result = 'failed') {
       memoryOf(node).failNext(unit, result);
@@ -165,7 +173,10 @@ export async function startStandin(options: StandinOptions): Promise<Standin> {
       if (stopped) return;
       stopped = true;
       await controller.shutdown(true);
-      await Promise.all(configs.map((config) => config.agent.close()));
+      await Promise.all([...nodes.values()].map(async (node) => {
+        await node.api?.stop();
+        await node.config.agent.close();
+      }));
     },
   };
 }
@@ -174,11 +185,20 @@ async function startNode(options: StandinNodeOptions): Promise<StandinNode> {
   const memory = options.systemd ? undefined : new MemorySystemd(options.units ?? [], options.jobLatencyMs ?? 0);
   const systemd = memory ?? (await BusSystemd.connect(options.systemd!.address));
   const agent = await Agent.start(systemd);
+  const online = options.online ?? true;
+  let api: AgentApi | undefined;
+  try {
+    api = options.agentBus === undefined ? undefined : await serveAgentApi(options.agentBus, { online });
+  } catch (error) {
+    await agent.close();
+    throw error;
+  }
   return {
     config: { name: options.name, agent, peerIp: options.peerIp ?? '::ffff:127.0.0.1', calls: [] },
     memory,
     root: options.systemd?.root,
-    online: options.online ?? true,
+    api,
+    online,
   };
 }
 

@@ -8,11 +8,11 @@ export function unitFileCommand(action: 'enable' | 'disable'): Command {
     name: action,
     summary: `${action === 'enable' ? 'Enable' : 'Disable'} unit files on a node`,
     usage: `${action} NODE UNIT... ${action === 'enable' ? '[--force] ' : ''}[--runtime] [--no-reload]`,
-    help: `${action === 'enable' ? '  --force       replace conflicting symlinks\n' : ''}  --runtime     only until the next reboot (/run)
+    help: `${action === 'enable' ? '  -f, --force   replace conflicting symlinks\n' : ''}  --runtime     only until the next reboot (/run)
   --no-reload   skip the daemon-reload that follows
 JSON: { node, carriesInstallInfo?, changes: [{ type, file, destination }] }`,
     options: {
-      ...(action === 'enable' ? { force: { type: 'boolean' as const } } : {}),
+      ...(action === 'enable' ? { force: { type: 'boolean' as const, short: 'f' } } : {}),
       runtime: { type: 'boolean' },
       'no-reload': { type: 'boolean' },
     },

@@ -7,14 +7,17 @@ const command: Command = {
   name: 'monitor',
   summary: 'Print unit changes on a node (or every node) as they happen',
   usage: 'monitor [NODE|*] [UNIT...]',
-  help: `Runs until interrupted. One line per event; with --json one JSON object per line:
+  help: `Without NODE, or with *, every node; without UNIT, or with *, every unit. Units may also be given
+as bluechictl's comma list: monitor node1 a.service,b.service.
+Runs until interrupted. One line per event; with --json one JSON object per line:
 { kind: UnitStateChanged|UnitNew|UnitRemoved|UnitPropertiesChanged|PeerRemoved, node, unit, ... }`,
   args: [0],
-  async run(context, [node = '*', ...units]) {
+  async run(context, [node = '*', ...unitArgs]) {
     if (node !== '*') parseNodeName(node);
+    const units = [...new Set(unitArgs.flatMap((arg) => arg.split(',')).filter((unit) => unit !== ''))];
     units.forEach((unit) => unit === '*' || parseUnitName(unit));
     const client = await context.blueChi();
-    const events = client.watchUnits(node, units.filter((unit) => unit !== '*'));
+    const events = client.watchUnits(node, units.includes('*') ? [] : units);
     await followUntilInterrupted(context, events, (event) => print(context, event), events.ready);
     return 0;
   },
