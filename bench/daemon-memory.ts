@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { connectBus } from '../controller/bus/connection.ts';
-import { daemonRunning } from '../controller/daemon/api.ts';
+import { daemonRunning } from '../controller/daemon/client.ts';
 import { startStandin } from '../test/standin/index.ts';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
 import { layoutDir, startTestDaemon, until } from '../test/daemon/harness.ts';

@@ -2,7 +2,7 @@
 // layer needing a unit on node0; 50 ms oneshot jobs; enablement managed) while an operator polls `controller-status`
 // ten times a second, against the same apply without the polling. As users run it: dist/qm-controller.mjs and the
 // BlueChi stand-in each in their own process, the stand-in's nodes backed by a real systemd 257 vehicle node (whose
-// ListUnitFiles costs what a real node's does); Status calls over D-Bus from this process, one after the other, one
+// ListUnitFiles costs what a real node's does); status reads (GetAll of org.qm.Controller1's properties) over D-Bus from this process, one after the other, one
 // every 100 ms. Runs with and without polling alternate, the order turned each round. Figures: the apply's wall time
 // with polling ÷ without (target ≤ 1.1), and the daemon's CPU time during it, with ÷ without. Needs `npm run build`,
 // and root for the vehicle node.
@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { blueChi } from '../controller/bluechi/client.ts';
 import { connectBus, type Bus } from '../controller/bus/connection.ts';
-import { callDaemon, daemonRunning, type ApplySummary, type DaemonStatus } from '../controller/daemon/api.ts';
+import { applyThroughController, controllerStatus, daemonRunning } from '../controller/daemon/client.ts';
 import { layoutDir, until } from '../test/daemon/harness.ts';
 import { unitFileEntries } from '../test/standin/unit-files.ts';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
@@ -70,7 +70,7 @@ function pollStatus(probe: Bus, everyMs: number) {
   const polling = (async () => {
     while (!stopped) {
       const began = performance.now();
-      await callDaemon<DaemonStatus>(probe, 'Status', 60_000);
+      await controllerStatus(probe, 60_000);
       const took = performance.now() - began;
       latencies.push(took);
       if (took < everyMs) await delay(everyMs - took);
@@ -110,7 +110,7 @@ export async function daemonStatusBench({ rounds = 5, nodeCount = 2, layers = 4,
     const client = blueChi(probe);
 
     await until('qm-controller owns its name', () => daemonRunning(probe), 60_000);
-    await until('the start-up apply converged', async () => (await callDaemon<DaemonStatus>(probe, 'Status', 60_000)).converged, 300_000);
+    await until('the start-up apply converged', async () => (await controllerStatus(probe, 60_000)).converged, 300_000);
     const runs = { without: [] as number[], with: [] as number[] };
     const cpu = { without: [] as number[], with: [] as number[] };
     const latencies: number[] = [];
@@ -119,11 +119,11 @@ export async function daemonStatusBench({ rounds = 5, nodeCount = 2, layers = 4,
         // Every unit stopped again, so each apply starts all 200.
         await Promise.all(units.map(([node, unit]) => client.node(node).runJob('stop', unit)));
         // The daemon has taken in the stops (its drift decisions) before the clock starts.
-        await until('the daemon sees every unit stopped', async () => (await callDaemon<DaemonStatus>(probe, 'Status', 60_000)).units.every((unit) => !unit.converged), 60_000);
+        await until('the daemon sees every unit stopped', async () => (await controllerStatus(probe, 60_000)).units.every((unit) => !unit.converged), 60_000);
         const poller = polled ? pollStatus(probe, 100) : undefined;
         const cpuBefore = await cpuMs(daemon.pid!);
         const began = performance.now();
-        const summary = await callDaemon<ApplySummary>(probe, 'Apply', 600_000);
+        const summary = await applyThroughController(probe, {}, 600_000);
         const wall = performance.now() - began;
         const used = (await cpuMs(daemon.pid!)) - cpuBefore;
         if (poller) latencies.push(...(await poller.stop()));

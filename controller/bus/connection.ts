@@ -95,6 +95,19 @@ export interface Bus {
   /** Emits once when the connection is lost (not after `close`). */
   readonly closed: Observable<Error>;
   close(): void;
+  /** Serves a dbus-next service interface at `path` on this connection: one connection both calls and serves. */
+  export(path: string, iface: dbus.interface.Interface): void;
+  /** Stops serving every interface at `path`. */
+  unexport(path: string): void;
+}
+
+/** RequestName's replies (the D-Bus specification's numbers). */
+export const RequestNameReply = { primaryOwner: 1, inQueue: 2, exists: 3, alreadyOwner: 4 } as const;
+
+/** Requests a well-known name with DO_NOT_QUEUE: resolves with RequestName's reply; rejects as the bus refused (AccessDenied …). */
+export async function requestName(bus: Bus, name: string): Promise<number> {
+  const [reply] = await bus.call({ destination: BUS_DAEMON, path: '/org/freedesktop/DBus', interface: BUS_DAEMON, member: 'RequestName', signature: 'su', body: [name, 4] });
+  return reply as number;
 }
 
 export async function connectBus(address: string, timeoutMs = 5_000): Promise<Bus> {
@@ -417,6 +430,9 @@ function wrap(raw: dbus.MessageBus, address: string): Bus {
       for (const watch of owners.values()) watch.failKnown(new QmError('unreachable', `the D-Bus connection to ${address} was closed`, { address }));
       raw.disconnect();
     },
+    export: (path, iface) => raw.export(path, iface),
+    // dbus-next's typings want an interface; without one it unexports every interface at the path.
+    unexport: (path) => (raw.unexport as (path: string) => void).call(raw, path),
   };
   return bus;
 }

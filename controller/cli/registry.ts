@@ -30,6 +30,7 @@ const loaders = new Map<string, () => Promise<{ default: Command }>>(Object.entr
   plan: () => import('./commands/plan.ts'),
   apply: () => import('./commands/apply.ts'),
   'controller-status': () => import('./commands/controller-status.ts'),
+  'controller-reload': () => import('./commands/controller-reload.ts'),
   layout: () => import('./commands/layout.ts'),
   setup: () => import('./commands/setup.ts'),
   show: () => import('./commands/show.ts'),

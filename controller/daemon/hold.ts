@@ -19,7 +19,7 @@ export function withoutHeld(plan: Plan, held: ReadonlySet<UnitKey>): Plan {
       continue;
     }
     removed.set(step.id, heldUnit);
-    const reason = `${heldUnit === key ? 'its' : `${heldUnit}'s`} restart budget is exhausted; qmctl apply or reload resets it`;
+    const reason = `${heldUnit === key ? 'its' : `${heldUnit}'s`} restart budget is exhausted; qmctl apply or controller-reload resets it`;
     if (key !== undefined) waiting.push({ key, node: step.node, reason });
   }
   return { ...plan, steps, waiting: [...plan.waiting, ...waiting] };

@@ -1,5 +1,5 @@
 // qm-controller [--layout PATH...] [--bus-address ADDR]: the daemon systemd starts at boot (units/qm-controller.service).
-// SIGHUP reloads the layout (an invalid one is reported, the old one kept); SIGTERM and SIGINT stop it cleanly.
+// SIGHUP reloads the layout and applies it (an invalid one is reported, the old one kept); SIGTERM and SIGINT stop it cleanly.
 // Readiness is owning org.qm.Controller1 (Type=dbus): the name is taken once the layout is loaded and the API answers.
 import { resolveBusAddress } from '../bus/address.ts';
 import { parseServiceArgs } from '../service-args.ts';
@@ -14,12 +14,13 @@ export const usage = `Usage: qm-controller [--layout PATH]... [--bus-address ADD
 
 Keeps the vehicle matching its layout (default ${DEFAULT_LAYOUT} and its layout.d/): applies it when
 BlueChi reports nodes online, repairs owned units that leave their desired state within their restart
-budget, serves org.qm.Controller1 (qmctl controller-status, qmctl apply, qmctl reload).
+budget, serves org.qm.Controller1 (qmctl controller-status, qmctl apply, qmctl controller-reload).
   --layout PATH        a layout file (with its NAME.d/*.yaml drop-ins) or directory; repeat to merge several
   --bus-address ADDR   the bus BlueChi is on (default: $DBUS_SYSTEM_BUS_ADDRESS or the system bus)
   --log-level LEVEL    error, warn, info (default) or debug; under systemd each line carries its syslog priority
   -h, --help           this help
-SIGHUP reloads the layout (an invalid one is reported and the old one kept); SIGTERM and SIGINT stop it.
+SIGHUP reloads the layout and applies it (an invalid one is reported and the old one kept); SIGTERM and
+SIGINT stop it.
 Exit: 0 stopped by SIGTERM/SIGINT, 2 usage or invalid layout, 3 cannot serve.`;
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -40,7 +41,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const daemon = startDaemon({ busAddress: resolveBusAddress(values['bus-address'], env), layout: loaded.layout, layoutPaths, log });
   let stop: (code: number) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => (stop = resolve));
-  const onHangup = () => void daemon.reload().catch((error: unknown) => log.error(`reload failed: ${String(error)}`));
+  const onHangup = () => void daemon.reloadAndApply().catch((error: unknown) => log.error(`reload failed: ${String(error)}`));
   const onStop = () => stop(ExitCode.ok);
   process.on('SIGHUP', onHangup);
   process.on('SIGTERM', onStop);

@@ -43,7 +43,7 @@ export function repairScheduler({ now, log, run }: RepairOptions): Repairs {
       records.set(spec.key, decision.record);
       const budget = `${spec.restart.attempts} repairs within ${spec.restart.windowMs} ms`;
       if (decision.kind === 'exhausted') {
-        log.error(`${spec.key} is ${state.split('/')[0]} and its restart budget (${budget}) is exhausted: left alone until qmctl apply or qmctl reload`);
+        log.error(`${spec.key} is ${state.split('/')[0]} and its restart budget (${budget}) is exhausted: left alone until qmctl apply or qmctl controller-reload`);
       } else if (decision.kind === 'repair') {
         log.warn(`${spec.key} left its desired state (${state}): repair ${decision.attempt} of ${spec.restart.attempts} in ${decision.delayMs} ms`);
         const key = spec.key;

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import dbus from 'dbus-next';
 import type { DaemonStatus, UnitStatus } from '../../controller/daemon/api.ts';
-import { serveApi } from '../../controller/daemon/service.ts';
 import { runCommand } from '../support/command.ts';
 import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { QMCTL_BIN } from '../support/qmctl.ts';
 import { startStandin } from '../standin/index.ts';
+import { fakeController } from '../daemon/fake-controller.ts';
 import { until } from '../daemon/harness.ts';
 
 const SIGNALS: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
@@ -62,6 +62,7 @@ test.serial('qmctl controller-status | head -1: the first line, then qmctl ends 
     repairs: { done: 0, left: 3, budget: 3, exhausted: false },
   });
   const status: DaemonStatus = {
+    status: 'converged',
     layout: { files: ['/etc/qm-controller/layout.yaml'], units: 3_000 },
     bluechi: 'up',
     converged: true,
@@ -69,8 +70,7 @@ test.serial('qmctl controller-status | head -1: the first line, then qmctl ends 
     units: Array.from({ length: 3_000 }, (_, index) => unit(index)),
     applies: 1,
   };
-  const never = () => new Promise<never>(() => undefined);
-  const daemon = await serveApi(address, { Status: async () => status, Apply: never, Reload: never });
+  const daemon = await fakeController(address, { status: () => status });
   t.teardown(() => daemon.close());
   const result = await pipedToHead(['controller-status'], address);
   t.is(result.stdout, 'layout: /etc/qm-controller/layout.yaml (3000 units)\n');

@@ -117,8 +117,8 @@ test('held units leave the plan with what waits on them; the rest stays', (t) =>
   const plan = withoutHeld(planned.plan, new Set(['a/db.service' as UnitKey]));
   t.deepEqual(plan.steps.map((step) => step.id), ['start a/side.service']);
   t.deepEqual(plan.waiting, [
-    { key: 'a/db.service', node: 'a', reason: 'its restart budget is exhausted; qmctl apply or reload resets it' },
-    { key: 'a/web.service', node: 'a', reason: "a/db.service's restart budget is exhausted; qmctl apply or reload resets it" },
+    { key: 'a/db.service', node: 'a', reason: 'its restart budget is exhausted; qmctl apply or controller-reload resets it' },
+    { key: 'a/web.service', node: 'a', reason: "a/db.service's restart budget is exhausted; qmctl apply or controller-reload resets it" },
   ]);
   t.is(withoutHeld(planned.plan, new Set()), planned.plan);
 });

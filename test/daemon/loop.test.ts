@@ -90,7 +90,7 @@ test('drift repair within the restart budget, with doubling backoff, then no mor
       'warn: a/web.service left its desired state (failed/failed): repair 1 of 3 in 40 ms',
       'warn: a/web.service left its desired state (failed/failed): repair 2 of 3 in 80 ms',
       'warn: a/web.service left its desired state (failed/failed): repair 3 of 3 in 160 ms',
-      'error: a/web.service is failed and its restart budget (3 repairs within 60000 ms) is exhausted: left alone until qmctl apply or qmctl reload',
+      'error: a/web.service is failed and its restart budget (3 repairs within 60000 ms) is exhausted: left alone until qmctl apply or qmctl controller-reload',
     ],
   );
   // Exhausted: more drift, and a node coming back, leave it alone.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectBus, type Bus } from '../../controller/bus/connection.ts';
-import { daemonRunning } from '../../controller/daemon/api.ts';
+import { daemonRunning } from '../../controller/daemon/client.ts';
 import { stopChild } from '../support/dbus-daemon.ts';
 import { layoutDir, realNodes, startVehicle, until, type Vehicle } from './harness.ts';
 

@@ -111,11 +111,11 @@ test('apply: summary table, --json with every job result, exit 1 when a step fai
 
   const retry = await qmctl(['apply', dir], env);
   t.is(retry.code, 0, retry.stdout);
-  t.regex(retry.stdout, /^NODE +ACTION +UNIT +RESULT +TIME +DETAIL\na +start +web.service +done +\d+ ms\n1 of 1 steps done.\n$/);
+  t.regex(retry.stdout, /^NODE +ACTION +UNIT +RESULT +TIME +DETAIL\na +start +web.service +done +\d+ ms\n1 of 1 steps done.\nApplied by qmctl directly \(LAYOUT given\)\.\n$/);
   standin.clearCalls();
   const again = await qmctl(['apply', dir], env);
   t.is(again.code, 0);
-  t.is(again.stdout, 'No changes: the vehicle matches the layout.\n');
+  t.is(again.stdout, 'No changes: the vehicle matches the layout.\nApplied by qmctl directly (LAYOUT given).\n');
   t.deepEqual([...standin.calls('a'), ...standin.calls('b')], []);
 });
 
@@ -199,6 +199,7 @@ test('apply ends with the truth: a needed unit that fails right after its start 
     'not as the layout wants: a/web.service is inactive, wanted running',
     'not as the layout wants: b/cache.service is inactive, wanted running',
     '2 of 4 steps done, 2 not; 3 units not as the layout wants.',
+    'Applied by qmctl directly (LAYOUT given).',
   ]);
   t.false(standin.calls('a').some((call) => call.method === 'StartUnit' && call.unit === 'web.service'));
 

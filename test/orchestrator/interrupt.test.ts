@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serveApi } from '../../controller/daemon/service.ts';
+import { silentController } from '../daemon/fake-controller.ts';
 import { until } from '../daemon/harness.ts';
 import { startPrivateBus } from '../support/dbus-daemon.ts';
 import { QMCTL_BIN } from '../support/qmctl.ts';
@@ -88,19 +88,15 @@ test('apply: SIGINT ends it at once with 130; the running job goes on, steps not
   t.false(accepted(standin, 'StartUnit', 'after.service')(), 'the next step never started');
 });
 
-test('controller-status, reload and apply through qm-controller: SIGINT ends the wait for the daemon at once with 130', async (t) => {
+test('controller-status, controller-reload and apply through qm-controller: SIGINT ends the wait for the daemon at once with 130', async (t) => {
   const { address } = await slowVehicle(t);
   // A qm-controller that takes every call and never answers.
-  const called = new Set<string>();
-  const never = (method: string) => () => {
-    called.add(method);
-    return new Promise<never>(() => undefined);
-  };
-  const daemon = await serveApi(address, { Status: never('Status'), Apply: never('Apply'), Reload: never('Reload') });
+  const daemon = await silentController(address);
+  const { called } = daemon;
   t.teardown(() => daemon.close());
   for (const [args, method, said] of [
-    [['controller-status'], 'Status', 'qmctl controller-status: interrupted\n'],
-    [['reload'], 'Reload', 'qmctl reload: interrupted. qm-controller goes on reloading its layout.\n'],
+    [['controller-status'], 'GetAll', 'qmctl controller-status: interrupted\n'],
+    [['controller-reload'], 'Reload', 'qmctl controller-reload: interrupted. qm-controller goes on reloading its layout.\n'],
     [['apply'], 'Apply', "qmctl apply: interrupted. qm-controller's apply continues in the background.\n"],
   ] as const) {
     const qmctl = qmctlProcess(t, args, address);
