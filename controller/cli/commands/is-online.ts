@@ -22,8 +22,8 @@ const command: Command = {
   name: 'is-online',
   summary: 'Check, wait for or follow whether the system, a node or the agent is online',
   usage: `is-online system [--wait DURATION] [--monitor]
-is-online node NODE [--wait DURATION] [--monitor]
-is-online agent [--wait DURATION] [--monitor]`,
+       is-online node NODE [--wait DURATION] [--monitor]
+       is-online agent [--wait DURATION] [--monitor]`,
   help: `system   the controller's Status is up: every node is online
 node     that node is online (connected to the controller)
 agent    the agent on this bus (--bus-address: the node's system bus) is connected to its controller
@@ -38,7 +38,7 @@ JSON: { subject, node?, online, status }; with --monitor, each change as one suc
   async run(context, [of, node], options) {
     const subject = subjectOf(of!, node);
     if (typeof subject === 'string') {
-      context.stderr.write(`qmctl is-online: ${subject}\nUsage: qmctl ${command.usage.split('\n').join('\n       qmctl ')}\n`);
+      context.stderr.write(`qmctl is-online: ${subject}\nUsage: qmctl ${command.usage}\n`);
       return ExitCode.usage;
     }
     const waitMs = options.wait === undefined ? 0 : durationMs(options.wait as string);
