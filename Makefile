@@ -31,6 +31,7 @@ QUADLETDIR = /usr/share/containers/systemd
 UNITDIR = /usr/lib/systemd/system
 PRESETDIR = /usr/lib/systemd/system-preset
 DBUSPOLICYDIR = /usr/share/dbus-1/system.d
+SYSUSERSDIR = /usr/lib/sysusers.d
 SYSCONFDIR = /etc
 QMDATADIR = /usr/share/qm
 # Where make dist, deb and rpm put what they build.
@@ -98,6 +99,7 @@ install-qm-controller: all
 	$(INSTALL) -D -m 0755 dist/qm-controller.mjs $(DESTDIR)$(LIBEXECDIR)/qm-controller
 	$(SUBST) units/qm-controller.service | $(INSTALL) -D -m 0644 /dev/stdin $(DESTDIR)$(UNITDIR)/qm-controller.service
 	$(INSTALL) -D -m 0644 units/org.qm.Controller1.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.qm.Controller1.conf
+	$(INSTALL) -D -m 0644 units/qm-controller.sysusers $(DESTDIR)$(SYSUSERSDIR)/qm-controller.conf
 	$(INSTALL) -D -m 0644 examples/vehicle/layout.yaml $(DESTDIR)$(SYSCONFDIR)/qm-controller/layout.yaml
 	$(INSTALL) -D -m 0644 dist/man/qm-controller.8 $(DESTDIR)$(MANDIR)/man8/qm-controller.8
 

@@ -174,7 +174,7 @@ _qmctl_words() {
 _qmctl_field() {
   local key=$1 line limit=()
   shift
-  type -P timeout >/dev/null && limit=(timeout 3)
+  type -P timeout >/dev/null && limit=(timeout "\${QMCTL_COMPLETION_TIMEOUT:-3}")
   "\${limit[@]}" "$_qmctl_self" "\${_qmctl_bus[@]}" --json "$@" 2>/dev/null </dev/null | while IFS= read -r line; do
     [[ $line =~ ^\\ *\\"$key\\":\\ \\"(.*)\\",?$ ]] || continue
     line=\${BASH_REMATCH[1]}
@@ -317,7 +317,7 @@ _qmctl_field() {
   local key=$1 line
   local -a limit
   shift
-  (( $+commands[timeout] )) && limit=(timeout 3)
+  (( $+commands[timeout] )) && limit=(timeout \${QMCTL_COMPLETION_TIMEOUT:-3})
   $limit $_qmctl_self $_qmctl_bus --json "$@" 2>/dev/null </dev/null | while IFS= read -r line; do
     [[ $line =~ "^ *\\"$key\\": \\"(.*)\\",?\\$" ]] || continue
     print -r -- \${match[1]//'\\\\'/'\\'}

@@ -34,9 +34,10 @@ interface Shell {
   readonly stderr: string;
 }
 
+// QMCTL_COMPLETION_TIMEOUT: the 3 s a person waits at most is too short for qmctl's start-up on a loaded CI machine.
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Shell & { stdout: string }> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}`, HOME: dir, ...env } }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}`, HOME: dir, QMCTL_COMPLETION_TIMEOUT: '60', ...env } }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${command} failed: ${error.message}\n${stderr}`));
       else resolve({ stdout, stderr, replies: stdout.split('\n').filter(Boolean).sort() });
     });

@@ -91,6 +91,7 @@ test.serial('apt installs qm and qm-controller from the .debs; their scripts ena
     t.is(await unitState(node, unit, 'ActiveState'), 'active', `${unit} started: ${(await node.sh(`journalctl --no-pager -u ${unit}`)).stdout}`);
   }
   t.is(await unitState(node, 'qm-controller.service', 'Type'), 'dbus');
+  t.is((await node.sh('getent group qm-operators qm-observers | cut -d: -f1')).stdout, 'qm-operators\nqm-observers\n', "the D-Bus policy's groups");
   t.regex((await node.sh('busctl --system --no-pager status org.qm.Controller1')).stdout, /^Comm=.*$/m, 'qm-controller owns org.qm.Controller1');
   // No BlueChi on this node: the daemon holds the packaged layout and says the vehicle is not converged (exit 1).
   const status = await node.sh('qmctl controller-status');
@@ -182,6 +183,7 @@ test.serial('purge while QM runs stops it, and leaves nothing the packages made;
   t.is((await node.sh('podman ps -q --filter name=^qm$')).stdout.trim(), '', 'the QM container is gone');
   for (const unit of ['qm-controller.service', 'qm-agent-config.path']) t.is(await unitState(node, unit, 'LoadState'), 'not-found', unit);
   t.is((await node.sh('busctl --system --no-pager status org.qm.Controller1 >/dev/null 2>&1; echo $?')).stdout.trim(), '1', 'nobody owns org.qm.Controller1');
+  t.is((await node.sh('getent group qm-operators qm-observers')).stdout, '', 'purge took the groups it made');
   const leftFromPackages = [];
   for (const path of packaged) if ((await node.sh(`test -e '${path}' && ! test -d '${path}'`)).code === 0) leftFromPackages.push(path);
   t.deepEqual(leftFromPackages, [], "no file of qm's packages is left");
