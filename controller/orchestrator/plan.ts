@@ -207,20 +207,40 @@ function unknownNodes(layout: Layout, observed: Observed): QmError[] {
   );
 }
 
-/** Kahn's algorithm, keeping the given order among steps that are ready together. */
+/** Kahn's algorithm, keeping the given order among steps that are ready together; linear in steps and edges. */
 export function topologicalOrder(steps: readonly Step[]): Step[] {
-  const remaining = new Map(steps.map((step) => [step.id, new Set([...step.after, ...step.afterEnded])]));
-  const ordered: Step[] = [];
-  while (ordered.length < steps.length) {
-    const ready = steps.filter((step) => remaining.get(step.id)?.size === 0);
-    if (ready.length === 0) throw new Error(`plan has a cycle among ${[...remaining.keys()].join(', ')}`);
-    for (const step of ready) {
-      remaining.delete(step.id);
-      ordered.push(step);
+  // Kahn's order by levels: a step's level is one more than its deepest prerequisite's; each level keeps input order.
+  const prerequisites = new Map(steps.map((step) => [step.id, new Set([...step.after, ...step.afterEnded])]));
+  const left = new Map<StepId, number>();
+  const dependents = new Map<StepId, StepId[]>();
+  for (const [id, before] of prerequisites) {
+    left.set(id, before.size);
+    for (const prerequisite of before) {
+      const waiting = dependents.get(prerequisite);
+      if (waiting) waiting.push(id);
+      else dependents.set(prerequisite, [id]);
     }
-    for (const pending of remaining.values()) for (const step of ready) pending.delete(step.id);
   }
-  return ordered;
+  const level = new Map<StepId, number>();
+  let current = [...prerequisites.keys()].filter((id) => left.get(id) === 0);
+  for (let depth = 0; current.length > 0; depth++) {
+    const next: StepId[] = [];
+    for (const id of current) {
+      level.set(id, depth);
+      for (const dependent of dependents.get(id) ?? []) {
+        const count = left.get(dependent)! - 1;
+        left.set(dependent, count);
+        if (count === 0) next.push(dependent);
+      }
+    }
+    current = next;
+  }
+  if (level.size < prerequisites.size) {
+    throw new Error(`plan has a cycle among ${[...prerequisites.keys()].filter((id) => !level.has(id)).join(', ')}`);
+  }
+  const levels: Step[][] = [];
+  for (const step of steps) (levels[level.get(step.id)!] ??= []).push(step);
+  return levels.flat();
 }
 
 /** Nothing to do: no steps, nothing waiting. */

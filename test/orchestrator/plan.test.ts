@@ -1,7 +1,7 @@
 // The planner, pure: layout + observed state → ordered steps. No bus.
 import test from 'ava';
 import fc from 'fast-check';
-import { planLayout, isConverged, type Plan } from '../../controller/orchestrator/plan.ts';
+import { planLayout, isConverged, topologicalOrder, type Plan, type Step, type StepId } from '../../controller/orchestrator/plan.ts';
 import { describePlan, countSteps } from '../../controller/orchestrator/describe.ts';
 import { afterPlan, layoutOf, observedOf, unitFilesLayout, unitFilesObserved, type VehicleSketch } from './fixtures.ts';
 import type { Layout } from '../../controller/layout/index.ts';
@@ -267,4 +267,77 @@ test('property: steps come after what they wait for, starts follow needs, a unit
     { numRuns: 300 },
   );
   t.pass();
+});
+
+/** topologicalOrder as it was before the level-bucket order (O(S²)): the reference the new one must match exactly. */
+function quadraticOrder(steps: readonly Step[]): Step[] {
+  const remaining = new Map(steps.map((step) => [step.id, new Set([...step.after, ...step.afterEnded])]));
+  const ordered: Step[] = [];
+  while (ordered.length < steps.length) {
+    const ready = steps.filter((step) => remaining.get(step.id)?.size === 0);
+    if (ready.length === 0) throw new Error(`plan has a cycle among ${[...remaining.keys()].join(', ')}`);
+    for (const step of ready) {
+      remaining.delete(step.id);
+      ordered.push(step);
+    }
+    for (const pending of remaining.values()) for (const step of ready) pending.delete(step.id);
+  }
+  return ordered;
+}
+
+/** Steps with ids drawn from a small pool (so ids repeat), each after any others — cycles, self and unknown ids included. */
+const arbitrarySteps = fc
+  .array(
+    fc.record({ id: fc.nat({ max: 40 }), after: fc.array(fc.nat({ max: 45 }), { maxLength: 4 }), afterEnded: fc.array(fc.nat({ max: 45 }), { maxLength: 2 }) }),
+    { maxLength: 40 },
+  )
+  .map((specs) =>
+    specs.map(
+      ({ id, after, afterEnded }, index): Step => ({
+        id: `s${id}` as StepId,
+        node: 'n' as never,
+        action: 'daemon-reload',
+        after: after.map((other) => `s${other}` as StepId),
+        afterEnded: afterEnded.map((other) => `s${other}` as StepId),
+        change: `#${index}`,
+      }),
+    ),
+  );
+
+/** Acyclic steps: each after earlier ones only, in a shuffled input order. */
+const arbitraryAcyclic = fc
+  .array(fc.array(fc.nat(), { maxLength: 4 }), { maxLength: 60 })
+  .chain((needs) => fc.tuple(fc.constant(needs), fc.shuffledSubarray([...needs.keys()], { minLength: needs.length, maxLength: needs.length })))
+  .map(([needs, order]) =>
+    order.map((index): Step => {
+      const after = index === 0 ? [] : needs[index]!.map((pick) => `s${pick % index}` as StepId);
+      return { id: `s${index}` as StepId, node: 'n' as never, action: 'daemon-reload', after: after.slice(1), afterEnded: after.slice(0, 1), change: '' };
+    }),
+  );
+
+const outcome = (order: (steps: readonly Step[]) => Step[], steps: readonly Step[]) => {
+  try {
+    return { order: order(steps).map((step) => step.change || step.id) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+};
+
+test('property: the level-bucket topological order is the old quadratic one, step for step, and fails on the same cycles with the same message', (t) => {
+  for (const steps of [arbitrarySteps, arbitraryAcyclic]) {
+    fc.assert(
+      fc.property(steps, (input) => {
+        t.deepEqual(outcome(topologicalOrder, input), outcome(quadraticOrder, input));
+      }),
+      { numRuns: 2_000 },
+    );
+  }
+  // And on the plans the layouts give.
+  fc.assert(
+    fc.property(arbitraryVehicle, ({ layout, observed }) => {
+      const steps = [...plan(layout, observed).steps].reverse();
+      t.deepEqual(outcome(topologicalOrder, steps), outcome(quadraticOrder, steps));
+    }),
+    { numRuns: 300 },
+  );
 });
