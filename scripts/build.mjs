@@ -2,13 +2,16 @@
 // so an installed system needs only node.
 //
 // Start-up is dominated by V8 compiling this file. The large third-party packages (dbus-next,
-// winston, yaml and what they pull in) are needed only by the commands that use them, so they are
+// winston, yaml and what they pull in) are needed only by the commands that use them, so each is
 // bundled apart and embedded compressed, as a string: a short string literal costs next to nothing
-// to scan, and it is unpacked and compiled the first time a command imports one of them.
+// to scan, and it is unpacked and compiled the first time a command imports that package, from a
+// V8 code cache when root has made one (controller/bundle/).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmod } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { basename } from 'node:path';
 import { brotliCompressSync } from 'node:zlib';
 
 // The manual pages (dist/man) and shell completion (dist/completion), from the commands' own help and option tables.
@@ -28,7 +31,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   minify: true,
-  keepNames: true,
+  // No keepNames: its __name() calls Object.defineProperty on closures dbus-next makes for every message and variant,
+  // and nothing here reads a function's or class's name (error classes set theirs).
   // Licence notices of bundled packages stay in the file that ships them.
   legalComments: 'eof',
   // dbus-next's optional transports for X11 and abstract sockets are never used here.
@@ -36,21 +40,75 @@ const common = {
   logLevel: 'warning',
 };
 
-// 1. The lazily compiled dependencies: one CommonJS bundle exporting each package by name.
-const dependencies = await build({
-  ...common,
-  stdin: {
-    contents: `module.exports = { ${lazyPackages.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(', ')} };`,
-    resolveDir: process.cwd(),
-    loader: 'js',
+// dbus-next requires these when it is loaded or a bus is made, yet needs them only for cookie authentication (crypto),
+// introspection (xml2js, and with it sax and xmlbuilder) and a check of variants (assert): they are required on first
+// use instead, through a stand-in that loads the module (or makes the object) when a member is first used. Each
+// replacement is of a line as dbus-next 0.10 has it; the build fails when a line is no longer there.
+const deferredRequires = {
+  'dbus-next/lib/bus.js': [
+    "const xml2js = require('xml2js');",
+    ['this._builder = new xml2js.Builder({ headless: true });', 'this._builder = __qmOnFirstUse(() => new xml2js.Builder({ headless: true }));'],
+  ],
+  'dbus-next/lib/client/proxy-object.js': ["const xml2js = require('xml2js');"],
+  'dbus-next/lib/handshake.js': ["const crypto = require('crypto');"],
+  // Every message's header is marshalled through these checks: assert itself is required only when one fails.
+  'dbus-next/lib/marshall.js': [
+    [
+      "const assert = require('assert');",
+      "const assert = Object.assign((value, message) => value || require('assert')(value, message), { strictEqual: (actual, expected, message) => Object.is(actual, expected) || require('assert').strictEqual(actual, expected, message) });",
+    ],
+  ],
+};
+const onFirstUse = `
+function __qmOnFirstUse(load) {
+  let loaded;
+  const value = () => (loaded ??= load());
+  return new Proxy(function () {}, {
+    get: (_, key) => value()[key],
+    set: (_, key, member) => Reflect.set(value(), key, member),
+    apply: (_, self, args) => Reflect.apply(value(), self, args),
+    construct: (_, args) => Reflect.construct(value(), args),
+  });
+}`;
+const requiredOnFirstUse = {
+  name: 'required-on-first-use',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]node_modules[\\/]dbus-next[\\/]lib[\\/].*\.js$/ }, async ({ path }) => {
+      const file = path.slice(path.lastIndexOf('node_modules') + 'node_modules/'.length).replaceAll('\\', '/');
+      const replacements = deferredRequires[file];
+      if (!replacements) return undefined;
+      let contents = await readFile(path, 'utf8');
+      for (const replacement of replacements) {
+        const [line, deferred] = Array.isArray(replacement)
+          ? replacement
+          : [replacement, replacement.replace(/= (require\('[^']+'\));$/, '= __qmOnFirstUse(() => $1);')];
+        if (!contents.includes(line)) throw new Error(`build: ${file} no longer has the line ${line} (deferredRequires)`);
+        contents = contents.replace(line, deferred);
+      }
+      return { contents: contents + onFirstUse, loader: 'js' };
+    });
   },
-  format: 'cjs',
-  write: false,
-});
-const dependencySource = dependencies.outputFiles[0].text;
+};
 
-// 2. qmctl itself; imports of the lazy packages resolve to stubs that load them on first use.
-const lazyDependencies = {
+// 1. The lazily compiled dependencies: one CommonJS bundle per package, so a command unpacks and compiles only
+// the packages it imports (the bus verbs need dbus-next, not winston or yaml).
+const packedPackages = {};
+for (const name of lazyPackages) {
+  const bundled = await build({
+    ...common,
+    plugins: [requiredOnFirstUse],
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: process.cwd(), loader: 'js' },
+    format: 'cjs',
+    write: false,
+  });
+  const source = bundled.outputFiles[0].text;
+  // The hash names the source a code cache was made from (controller/bundle/code-cache.ts).
+  packedPackages[name] = { packed: brotliCompressSync(source).toString('base64'), sha256: createHash('sha256').update(source).digest('hex') };
+}
+
+// 2. The executables; imports of the lazy packages resolve to stubs that load them on first use.
+// `program` names the executable's code caches.
+const lazyDependencies = (program) => ({
   name: 'lazy-dependencies',
   setup(plugin) {
     const filter = new RegExp(`^(${lazyPackages.map((name) => name.replace(/[.-]/g, '\\$&')).join('|')})$`);
@@ -60,20 +118,9 @@ const lazyDependencies = {
       if (path === 'qm-lazy-dependencies') {
         return {
           loader: 'js',
-          // Builtins are required on first use too: loading node:vm or node:zlib costs start-up time.
-          contents: `import { createRequire } from 'node:module';
-const packed = ${JSON.stringify(brotliCompressSync(dependencySource).toString('base64'))};
-let loaded;
-export function dependency(name) {
-  if (!loaded) {
-    const require = createRequire(import.meta.url);
-    const source = require('node:zlib').brotliDecompressSync(Buffer.from(packed, 'base64')).toString();
-    const module = { exports: {} };
-    require('node:vm').runInThisContext('(function (module, exports, require) {' + source + '\\n})', { filename: 'qmctl-dependencies.cjs' })(module, module.exports, require);
-    loaded = module.exports;
-  }
-  return loaded[name];
-}`,
+          resolveDir: process.cwd(),
+          contents: `import { packageLoader } from './controller/bundle/dependencies.ts';
+export const dependency = packageLoader(${JSON.stringify(program)}, ${JSON.stringify(packedPackages)});`,
         };
       }
       const names = Object.keys(require(path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default');
@@ -89,7 +136,7 @@ export { ${names.map((name, index) => `e${index} as ${name}`).join(', ')} };`,
       };
     });
   },
-};
+});
 
 // qm-controller and qm-bluechi-gate are files of their own rather than qmctl subcommands: the daemons' code stays
 // out of the file every qmctl start-up compiles, and systemd's ExecStart names what it runs.
@@ -105,7 +152,7 @@ await build({
   format: 'esm',
   // rxjs' ES module build, so it is tree-shaken to the operators used (its exports map sends node to CommonJS).
   alias: { rxjs: './node_modules/rxjs/dist/esm/index.js' },
-  plugins: [lazyDependencies],
+  plugins: [lazyDependencies(basename(outfile, '.mjs'))],
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __qmCreateRequire } from 'node:module';\nconst require = __qmCreateRequire(import.meta.url);",
   },
