@@ -2,7 +2,9 @@
 // stand-in — each ÷ `node -e 0` measured in the same rounds: every round runs each command once, in an order that
 // rotates, so all of them see the same machine load. Prints the median ratio and the spread of the per-round ratios.
 import { spawn } from 'node:child_process';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startPrivateBus } from '../test/support/dbus-daemon.ts';
@@ -20,6 +22,10 @@ interface Case {
 
 export async function coldStart(rounds = 21): Promise<void> {
   const bus = await startPrivateBus();
+  // The code caches as installed (root's, made by the unmeasured first round when this runs as root), kept apart from
+  // /var/cache/qm so a bench never touches the machine's.
+  const cacheDir = await mkdtemp(join(tmpdir(), 'qm-code-cache-'));
+  const env = { ...process.env, QM_CODE_CACHE_DIR: cacheDir };
   // The stand-in runs in a process of its own: the timed runs below block this one.
   const standin = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../test/standin/main.ts', import.meta.url)), '--address', bus.address, '--node', NODE, '--unit', `${UNIT}:active`], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -36,7 +42,7 @@ export async function coldStart(rounds = 21): Promise<void> {
     ];
     const runs: Array<() => number> = [
       () => timeProcess(process.execPath, ['-e', '0']),
-      ...cases.map((command) => () => timeProcess(process.execPath, [QMCTL_BIN, ...command.args])),
+      ...cases.map((command) => () => timeProcess(process.execPath, [QMCTL_BIN, ...command.args], env)),
     ];
     // One unmeasured round: the page cache and the stand-in's first answers are not what a figure should show.
     for (const run of runs) run();
@@ -49,7 +55,7 @@ export async function coldStart(rounds = 21): Promise<void> {
       }
     }
     const [bare, ...measured] = times as [number[], ...number[][]];
-    console.log(`cold start ÷ node -e 0 (${median(bare).toFixed(1)} ms), ${rounds} interleaved rounds, load ${load.toFixed(2)} → ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores:`);
+    console.log(`cold start ÷ node -e 0 (${process.geteuid?.() === 0 ? 'with' : 'without'} code caches, node -e 0 ${median(bare).toFixed(1)} ms), ${rounds} interleaved rounds, load ${load.toFixed(2)} → ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores:`);
     cases.forEach((command, index) => {
       const ms = measured[index]!;
       const ratios = ms.map((time, round) => time / bare[round]!);
@@ -62,6 +68,7 @@ export async function coldStart(rounds = 21): Promise<void> {
     standin.kill('SIGTERM');
     await new Promise((resolve) => standin.once('exit', resolve));
     await bus.stop();
+    await rm(cacheDir, { recursive: true, force: true });
   }
 }
 
