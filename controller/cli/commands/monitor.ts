@@ -1,7 +1,7 @@
 import type { MonitorEvent } from '../../bluechi/client.ts';
 import { parseNodeName, parseUnitName } from '../../unit-names.ts';
 import type { Command, Context } from '../command.ts';
-import { followUntilInterrupted } from '../follow.ts';
+import { followLinesUntilInterrupted } from '../follow.ts';
 
 const command: Command = {
   name: 'monitor',
@@ -18,34 +18,30 @@ Runs until interrupted. One line per event; with --json one JSON object per line
     units.forEach((unit) => unit === '*' || parseUnitName(unit));
     const client = await context.blueChi();
     const events = client.watchUnits(node, units.includes('*') ? [] : units);
-    await followUntilInterrupted(context, events, (event) => print(context, event), events.ready);
+    await followLinesUntilInterrupted(context, events, (event) => line(context, event), events.ready);
     return 0;
   },
 };
 export default command;
 
-function print(context: Context, event: MonitorEvent): void {
+/** The event as one line: bluechictl's words, or with --json one JSON object. */
+function line(context: Context, event: MonitorEvent): string {
   if (context.global.json) {
     const properties =
       event.kind === 'UnitPropertiesChanged'
         ? { properties: Object.fromEntries(Object.entries(event.properties).map(([key, variant]) => [key, variant.value])) }
         : {};
-    context.stdout.write(`${JSON.stringify({ ...event, ...properties }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}\n`);
-    return;
+    return JSON.stringify({ ...event, ...properties }, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
   }
   switch (event.kind) {
     case 'UnitStateChanged':
-      context.print(`${event.node} ${event.unit}: ${event.activeState} (${event.subState})${event.reason ? ` [${event.reason}]` : ''}`);
-      break;
+      return `${event.node} ${event.unit}: ${event.activeState} (${event.subState})${event.reason ? ` [${event.reason}]` : ''}`;
     case 'UnitNew':
     case 'UnitRemoved':
-      context.print(`${event.node} ${event.unit}: ${event.kind === 'UnitNew' ? 'new' : 'removed'}${event.reason ? ` [${event.reason}]` : ''}`);
-      break;
+      return `${event.node} ${event.unit}: ${event.kind === 'UnitNew' ? 'new' : 'removed'}${event.reason ? ` [${event.reason}]` : ''}`;
     case 'UnitPropertiesChanged':
-      context.print(`${event.node} ${event.unit}: ${Object.keys(event.properties).join(', ')} changed`);
-      break;
+      return `${event.node} ${event.unit}: ${Object.keys(event.properties).join(', ')} changed`;
     case 'PeerRemoved':
-      context.print(`monitor peer removed: ${event.reason}`);
-      break;
+      return `monitor peer removed: ${event.reason}`;
   }
 }
