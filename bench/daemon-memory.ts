@@ -4,6 +4,7 @@
 // RSS also moves with V8's heap sizing, so a second figure tells a leak from that: the daemon's loop
 // run in this process, its live heap after a forced collection at 1,000 and at 10,000 signals.
 import { spawn } from 'node:child_process';
+import { cpuMs } from './processes.ts';
 import { readFile, rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -30,22 +31,27 @@ export async function daemonMemory(total = 10_000, warmUp = 1_000): Promise<void
     await until('qm-controller owns its name', () => daemonRunning(probe));
     await until('the layout is applied', () => standin.unitState('a', 'owned.service')?.activeState === 'active');
     let warm = 0;
+    let cpuAtWarm = 0;
     for (let flip = 1; flip <= total; flip++) {
       standin.setUnitState('a', 'noise.service', flip % 2 ? 'active' : 'inactive', flip % 2 ? 'running' : 'dead');
       if (flip % 50 === 0) await delay(5); // a busy vehicle, not a flood the bus would throttle
       if (flip === warmUp) {
         await delay(500);
         warm = await rssKb(child.pid!);
+        cpuAtWarm = await cpuMs(child.pid!);
       }
     }
     await delay(500);
     const end = await rssKb(child.pid!);
+    const perChange = ((await cpuMs(child.pid!)) - cpuAtWarm) / (total - warmUp);
     // Still listening after all that: drift of its own unit is repaired.
     standin.setUnitState('a', 'owned.service', 'failed', 'failed');
     await until('the daemon repairs owned.service after the flood', () => standin.unitState('a', 'owned.service')?.activeState === 'active');
     console.log(
       `daemon-memory: VmRSS after ${total} unit state signals ${(end / 1024).toFixed(1)} MiB / after ${warmUp} (warm-up) ${(warm / 1024).toFixed(1)} MiB = ${(end / warm).toFixed(2)} (target ≈1.0, no growth)`,
     );
+    // A state change of a unit it does not own is one signal to decode and drop: its CPU is the daemon's floor per signal.
+    console.log(`daemon-memory: qm-controller's CPU per unit state change after warm-up ${(perChange * 1000).toFixed(0)} µs (${total - warmUp} changes; clock ticks of 10 ms)`);
   } finally {
     probe.close();
     await stopChild(child);

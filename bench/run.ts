@@ -6,8 +6,11 @@ import { daemonHeap, daemonMemory } from './daemon-memory.ts';
 import { daemonStatusBench } from './daemon-status.ts';
 import { fuzzBench } from './fuzz.ts';
 import { layoutCheckBench } from './layout-check.ts';
+import { monitorRate } from './monitor-rate.ts';
+import { planLayoutBench } from './plan-layout.ts';
 import { qmIsolation } from './qm-isolation.ts';
 import { qmPartition } from './qm-partition.ts';
+import { startJobs } from './start-jobs.ts';
 
 const benches: Record<string, () => Promise<void> | void> = {
   'apply-layout': () => applyBench(),
@@ -21,6 +24,9 @@ const benches: Record<string, () => Promise<void> | void> = {
   'qm-partition': () => qmPartition(),
   'qm-isolation': () => qmIsolation(),
   'layout-check': () => layoutCheckBench(),
+  'monitor-rate': () => monitorRate(),
+  'plan-layout': () => planLayoutBench(),
+  'start-jobs': () => startJobs(),
   fuzz: () => fuzzBench(),
 };
 
