@@ -34,6 +34,8 @@ DBUSPOLICYDIR = /usr/share/dbus-1/system.d
 SYSUSERSDIR = /usr/lib/sysusers.d
 SYSCONFDIR = /etc
 QMDATADIR = /usr/share/qm
+# V8 code caches the executables write when run as root (controller/bundle/code-cache.ts); none where it is missing.
+CODECACHEDIR = /var/cache/qm/code-cache
 # Where make dist, deb and rpm put what they build.
 BUILDDIR ?= build
 RPMTOPDIR ?= $(CURDIR)/rpmbuild
@@ -93,6 +95,7 @@ install-qm: all
 	$(INSTALL) -D -m 0644 dist/man/qm-layout.5 $(DESTDIR)$(MANDIR)/man5/qm-layout.5
 	$(INSTALL) -D -m 0644 dist/completion/qmctl.bash $(DESTDIR)$(BASHCOMPDIR)/qmctl
 	$(INSTALL) -D -m 0644 dist/completion/_qmctl $(DESTDIR)$(ZSHCOMPDIR)/_qmctl
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(CODECACHEDIR)
 
 # qm-controller: the daemon that keeps the vehicle matching its layout, its unit, its D-Bus policy, an example layout.
 install-qm-controller: all
@@ -102,6 +105,7 @@ install-qm-controller: all
 	$(INSTALL) -D -m 0644 units/qm-controller.sysusers $(DESTDIR)$(SYSUSERSDIR)/qm-controller.conf
 	$(INSTALL) -D -m 0644 examples/vehicle/layout.yaml $(DESTDIR)$(SYSCONFDIR)/qm-controller/layout.yaml
 	$(INSTALL) -D -m 0644 dist/man/qm-controller.8 $(DESTDIR)$(MANDIR)/man8/qm-controller.8
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(CODECACHEDIR)
 
 # A sub-package is its files/ tree, installed as it stands.
 $(addprefix install-qm_dropin_,$(SUBPACKAGES)): install-qm_dropin_%:

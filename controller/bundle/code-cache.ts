@@ -2,10 +2,13 @@
 // Cached code runs as it is, so a cache is used only when root made it: the file is root's, writable by nobody else,
 // not a symbolic link, and names the very source it was made from. Anything else is ignored without a word, and
 // only root writes caches.
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Where the executables keep their caches; packages install it root-owned, mode 0755. */
+/**
+ * Where the executables keep their caches: make install and the packages make it, root-owned, mode 0755. Where it
+ * does not exist (qmctl run from a source tree, a test), no cache is written.
+ */
 export const CODE_CACHE_DIR = '/var/cache/qm/code-cache';
 
 const MAGIC = 'qm-code-cache 1\n';
@@ -41,13 +44,11 @@ export function readCodeCache(file: string, sourceHash: string): Buffer | undefi
   }
 }
 
-/** Writes `data` as the cache in `file` for source `sourceHash` — when running as root into a trusted directory. */
+/** Writes `data` as the cache in `file` for source `sourceHash` — when running as root into an existing trusted directory. */
 export function writeCodeCache(file: string, sourceHash: string, data: Buffer): boolean {
   if (process.geteuid?.() !== 0) return false;
   try {
-    const dir = dirname(file);
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const info = lstatSync(dir);
+    const info = lstatSync(dirname(file));
     if (!info.isDirectory() || !trusted(info)) return false;
     // Written whole under another name, then renamed: a reader sees the old cache or the new one, never half of one.
     const temporary = `${file}.${process.pid}.tmp`;

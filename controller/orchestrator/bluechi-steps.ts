@@ -1,9 +1,9 @@
 // The executor's effects through BlueChi: a step is one call on its node — a unit job, an (en|dis)able, a reload.
 import { setTimeout as delay } from 'node:timers/promises';
-import { merge, Observable, share, type Observable as ObservableType } from 'rxjs';
+import { Observable, share } from 'rxjs';
 import { SYSTEMD_UNIT_IFACE, type UnitInfo } from '../bluechi/api.ts';
 import type { BlueChi } from '../bluechi/client.ts';
-import { awaitJob, type JobEnd } from '../bus/jobs.ts';
+import { awaitJob } from '../bus/jobs.ts';
 import { isQmError, QmError } from '../errors.ts';
 import { failedOutcome, type StepEffects, type StepOutcome } from './execute.ts';
 import type { NodeBoard } from './node-board.ts';
@@ -45,14 +45,14 @@ export function blueChiSteps(client: BlueChi, board: NodeBoard, options: BlueChi
     switch (step.action) {
       case 'start':
       case 'stop': {
-        // A node that disconnects drops its jobs without JobRemoved: stop waiting when it goes, or on interrupt.
-        const ends = merge(jobEnds, failWhen(signal)) as ObservableType<JobEnd>;
-        const end = await awaitJob(ends, () => node.submit(step.action as 'start' | 'stop', step.unit), {
-          node: step.node,
-          unit: step.unit,
-          operation: step.action,
-          timeoutMs: options.timeoutMs,
-        });
+        // A node that disconnects drops its jobs without JobRemoved: stop waiting when it goes, or on interrupt. Every
+        // step waits on the one stream of ends (one subscription routes them by job path); the interrupt is its own.
+        const end = await awaitJob(
+          jobEnds,
+          () => node.submit(step.action as 'start' | 'stop', step.unit),
+          { node: step.node, unit: step.unit, operation: step.action, timeoutMs: options.timeoutMs },
+          abortedBy(signal),
+        );
         return { result: end.result, job: end.job };
       }
       case 'enable':
@@ -174,10 +174,10 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 const pause = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
-/** Never emits; errors when `signal` aborts, which ends awaitJob's wait (and its timer) at once. */
-function failWhen(signal: AbortSignal): Observable<never> {
-  return new Observable<never>((subscriber) => {
-    const fail = () => subscriber.error(new Error(String(signal.reason)));
+/** Emits when `signal` aborts, which ends awaitJob's wait (and its timer) at once. */
+function abortedBy(signal: AbortSignal): Observable<Error> {
+  return new Observable<Error>((subscriber) => {
+    const fail = () => subscriber.next(new Error(String(signal.reason)));
     if (signal.aborted) fail();
     signal.addEventListener('abort', fail);
     return () => signal.removeEventListener('abort', fail);

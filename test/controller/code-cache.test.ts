@@ -54,6 +54,12 @@ asRoot("a symbolic link to root's cache is ignored", async (t) => {
   t.is(readCodeCache(join(dir, 'qmctl-dbus-next.v8'), hash), undefined);
 });
 
+asRoot('root writes no cache where the directory does not exist: only make install and the packages make it', async (t) => {
+  const dir = join(await cacheDir(t), 'code-cache');
+  t.false(writeCodeCache(join(dir, 'qmctl-dbus-next.v8'), hash, data));
+  await t.throwsAsync(stat(dir), { code: 'ENOENT' });
+});
+
 test('a missing cache is ignored', (t) => {
   t.is(readCodeCache('/nonexistent/qmctl-dbus-next.v8', hash), undefined);
 });

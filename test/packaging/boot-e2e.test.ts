@@ -60,8 +60,10 @@ test.before(async (t) => {
     name,
     // nodejs is what qm depends on; zstd unpacks setup's cached rootfs tarball.
     packages: ['nodejs', 'zstd'],
+    // Read-only and beside /var/cache/qm, which the packages own (their code caches): setup finds the rootfs
+    // tarball through a link, and nothing the packages write reaches the host's shared cache.
     binds: [
-      { host: setupCacheDir, node: '/var/cache/qm' },
+      { host: setupCacheDir, node: '/var/cache/qm-host', readOnly: true },
       { host: '/bin/busybox', node: '/usr/local/lib/busybox', readOnly: true },
     ],
   });
@@ -69,6 +71,7 @@ test.before(async (t) => {
   t.context.node = shell;
   await node.waitForSystemState('running');
   expectOk(await shell.sh('test -e /dev/fuse || mknod -m 666 /dev/fuse c 10 229'), 'mknod /dev/fuse');
+  expectOk(await shell.sh('mkdir -p /var/cache/qm && ln -s /var/cache/qm-host/rootfs-*.tar.zst /var/cache/qm/'), 'link the rootfs tarball');
   t.context.before = await snapshot(shell);
   t.context.first = { dir: '/var/tmp/debs/first', version: `${version}-1` };
   t.context.rebuilt = { dir: '/var/tmp/debs/rebuilt', version: `${version}+rebuild1-1` };
@@ -101,6 +104,8 @@ test.serial('apt installs qm and qm-controller from the .debs; their scripts ena
   t.is(await unitState(node, 'qm.service', 'SourcePath'), '/usr/share/containers/systemd/qm.container');
   t.is(await unitState(node, 'qm.service', 'ActiveState'), 'inactive');
   t.is((await node.sh('test -e /usr/lib/qm/rootfs || echo none')).stdout.trim(), 'none', 'no package script ran qmctl setup');
+  // Root's qmctl run left its V8 code cache, root's own and read-only to others (controller/bundle/code-cache.ts).
+  t.is((await node.sh("stat -c '%U %a' /var/cache/qm/code-cache/qmctl-dbus-next.v8")).stdout, 'root 644\n');
 });
 
 test.serial("qmctl setup (the installed one) starts QM; after a reboot systemd alone brings up qm.service, qm-controller and qm-agent-config.path, and QM's agent config is derived at QM start", async (t) => {
@@ -140,6 +145,7 @@ test.serial('upgrading to a rebuilt package keeps the edited layout, restarts qm
   t.regex(expectOk(await node.sh('cat /etc/qm-controller/layout.yaml'), 'layout'), /# edited by the integrator$/, 'the conffile keeps the edit');
   t.is(await unitState(node, 'qm-controller.service', 'ActiveState'), 'active');
   t.not(await unitState(node, 'qm-controller.service', 'MainPID'), controllerPid, 'qm-controller restarted');
+  t.is((await node.sh("stat -c '%U %a' /var/cache/qm/code-cache/qm-controller-dbus-next.v8")).stdout, 'root 644\n', 'the stopped daemon left its code cache');
   t.is(await unitState(node, 'qm.service', 'MainPID'), qmPid, 'qm.service not restarted');
   t.is(expectOk(await node.sh("podman inspect qm --format '{{.State.StartedAt}}'"), 'podman inspect'), qmStarted, 'the QM container not restarted');
   t.is(await unitState(node, 'qm-agent-config.path', 'ActiveState'), 'active');
@@ -184,6 +190,7 @@ test.serial('purge while QM runs stops it, and leaves nothing the packages made;
   for (const unit of ['qm-controller.service', 'qm-agent-config.path']) t.is(await unitState(node, unit, 'LoadState'), 'not-found', unit);
   t.is((await node.sh('busctl --system --no-pager status org.qm.Controller1 >/dev/null 2>&1; echo $?')).stdout.trim(), '1', 'nobody owns org.qm.Controller1');
   t.is((await node.sh('getent group qm-operators qm-observers')).stdout, '', 'purge took the groups it made');
+  t.is((await node.sh('ls -A /var/cache/qm/code-cache 2>&1')).code, 2, 'purge took the code caches and their directory');
   const leftFromPackages = [];
   for (const path of packaged) if ((await node.sh(`test -e '${path}' && ! test -d '${path}'`)).code === 0) leftFromPackages.push(path);
   t.deepEqual(leftFromPackages, [], "no file of qm's packages is left");
