@@ -93,15 +93,16 @@ run)
   echo $$ >"$state/supervisor.pid"
   (
     trap - TERM INT HUP
+    first=yes
     while :; do
       "$0" enter "$state" "$lower" -- "$@" </dev/null >>"$state/console.log" 2>&1 &
       echo $! >"$state/nspawn.pid.new" && mv "$state/nspawn.pid.new" "$state/nspawn.pid"
+      # The first nspawn's pid is the line the test process waits for; later ones are only in nspawn.pid.
+      [ -n "$first" ] && { echo $!; exec >/dev/null; first=; }
       wait $!
       [ $? = 133 ] && [ ! -e "$state/stopping" ] || break
     done
   ) &
-  until [ -s "$state/nspawn.pid" ]; do sleep 0.01; done
-  cat "$state/nspawn.pid"
   exec >/dev/null
   trap '' PIPE  # the test process may be gone: teardown must not die writing its messages
   while read -r line; do [ "$line" = stop ] && break; done

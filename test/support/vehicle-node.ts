@@ -16,7 +16,7 @@
 // (only `lo`), and a supervisor process that tears all of it down on stop(), on our exit, or when we die.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, watch } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { dirname, join, relative } from 'node:path';
@@ -261,17 +261,31 @@ export async function bootVehicleNode(options: VehicleNodeOptions): Promise<Vehi
   };
 
   const reboot = async (rebootOptions: { readonly timeoutMs?: number } = {}): Promise<void> => {
-    const before = current;
-    const deadline = performance.now() + (rebootOptions.timeoutMs ?? 60_000);
-    const nspawnBefore = readText(join(stateDir, 'nspawn.pid')).trim();
-    // The exec ends with the node's processes; its outcome says nothing.
-    exec(['systemctl', 'reboot']).catch(() => undefined);
-    while (sameProcess(before.pid, before.pidNamespace) || readText(join(stateDir, 'nspawn.pid')).trim() === nspawnBefore) {
-      if (performance.now() > deadline) throw new Error(`vehicle node ${name}: no reboot within ${rebootOptions.timeoutMs ?? 60_000} ms\n--- console ---\n${consoleLog()}`);
-      if (!isRunning(supervisor.pid ?? 0)) throw new Error(`vehicle node ${name}: its supervisor exited during the reboot\n${supervisorErrors}`);
-      await delay(20);
+    const timeoutMs = rebootOptions.timeoutMs ?? 60_000;
+    const deadline = performance.now() + timeoutMs;
+    const pidFile = join(stateDir, 'nspawn.pid');
+    const nspawnBefore = readText(pidFile).trim();
+    // The supervisor renames a new nspawn.pid into place only once the old nspawn has exited with 133: that rename is
+    // the event. Watched before the reboot is asked for, so it cannot be missed.
+    const watcher = watch(stateDir);
+    let settle: (error?: Error) => void = () => undefined;
+    const renamed = new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+    const check = () => {
+      if (readText(pidFile).trim() !== nspawnBefore && readText(pidFile).trim() !== '') settle();
+    };
+    watcher.on('change', check);
+    const timer = setTimeout(() => settle(new Error(`vehicle node ${name}: no reboot within ${timeoutMs} ms\n--- console ---\n${consoleLog()}`)), timeoutMs);
+    void supervisorExit.then(() => settle(new Error(`vehicle node ${name}: its supervisor exited during the reboot\n${supervisorErrors}`)));
+    try {
+      // The exec ends with the node's processes; its outcome says nothing.
+      exec(['systemctl', 'reboot']).catch(() => undefined);
+      check();
+      await renamed;
+    } finally {
+      clearTimeout(timer);
+      watcher.close();
     }
-    current = leader = await findLeader(Number(readText(join(stateDir, 'nspawn.pid')).trim()), Math.max(deadline - performance.now(), 1000));
+    current = leader = await findLeader(Number(readText(pidFile).trim()), Math.max(deadline - performance.now(), 1000));
   };
 
   return {
