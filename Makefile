@@ -29,7 +29,6 @@ BASHCOMPDIR = $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR = $(DATADIR)/zsh/vendor-completions
 QUADLETDIR = /usr/share/containers/systemd
 UNITDIR = /usr/lib/systemd/system
-PRESETDIR = /usr/lib/systemd/system-preset
 DBUSPOLICYDIR = /usr/share/dbus-1/system.d
 SYSUSERSDIR = /usr/lib/sysusers.d
 SYSCONFDIR = /etc
@@ -41,7 +40,7 @@ BUILDDIR ?= build
 RPMTOPDIR ?= $(CURDIR)/rpmbuild
 
 SUBPACKAGES = $(patsubst subpackages/%/files/.,%,$(wildcard subpackages/*/files/.))
-SOURCES = $(shell find controller agent-config -type f) docs/layout.md scripts/build.mjs package-lock.json
+SOURCES = $(shell find controller agent-config -type f) docs/layout.md docs/qm.md scripts/build.mjs scripts/gen-docs.ts package-lock.json
 BUILT = dist/qmctl.mjs dist/qm-controller.mjs dist/qm-bluechi-gate.mjs \
 	dist/man/qmctl.1 dist/man/qm-controller.8 dist/man/qm.8 dist/man/qm-layout.5 \
 	dist/completion/qmctl.bash dist/completion/_qmctl

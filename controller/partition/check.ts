@@ -24,6 +24,7 @@ import {
 import { qmContainer, qmUnit } from './paths.ts';
 import { qmInitPid, containerConfig } from './show.ts';
 import { run } from './process.ts';
+import { selinuxEnabled } from './selinux.ts';
 
 export type { CheckResult, CheckStatus } from './check-judge.ts';
 
@@ -380,8 +381,7 @@ async function hostChecks(pid: number, nestedOom: ProbeResult | undefined): Prom
     evidence: `qm.service ${property('LoadState')} ${property('ActiveState')}, generated at ${property('FragmentPath') || '?'} from ${property('SourcePath') || '?'}`,
   });
 
-  const selinux = await stat('/sys/fs/selinux/enforce').catch(() => undefined);
-  if (!selinux) results.push({ name: 'selinux', from: 'host', status: 'not-applicable', evidence: 'not applicable: SELinux is not enabled on this host' });
+  if (!(await selinuxEnabled())) results.push({ name: 'selinux', from: 'host', status: 'not-applicable', evidence: 'not applicable: SELinux is not enabled on this host' });
   else {
     const label = (await text(`/proc/${pid}/attr/current`))?.replace(/\0/g, '') ?? '';
     results.push({ name: 'selinux', from: 'host', status: /:qm_t:/.test(label) ? 'pass' : 'fail', evidence: `QM init runs as ${label || '(no label)'} (want qm_t)` });

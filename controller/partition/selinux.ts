@@ -2,7 +2,11 @@
 // where SELinux is enabled. Pure: the plan is a list of commands; setup runs them. Where SELinux is not enabled
 // nothing is labelled, and setup says so: QM's isolation then rests on capabilities, seccomp, namespaces and
 // read-only mounts alone (README, docs/selinux.md).
+import { stat } from 'node:fs/promises';
 import { defaultPaths, type SetupOptions } from './setup-options.ts';
+
+/** SELinux is enabled on this host: selinuxfs is mounted and has its enforce file. */
+export const selinuxEnabled = async (): Promise<boolean> => (await stat('/sys/fs/selinux/enforce').catch(() => undefined)) !== undefined;
 
 /** The name of the policy module the qm-selinux package installs (selinux/qm.te). */
 export const policyModule = 'qm';

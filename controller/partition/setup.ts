@@ -15,7 +15,7 @@ import { onPath, run, runChecked } from './process.ts';
 import { hostIdRanges, qmContainerIds, qmStorageConf, setupDropIn, withIdRange, withoutLines, type PlatformTraits } from './qm-config.ts';
 import { agentProbe, buildCommand, cachedTarball, rootfsCacheDir, rootfsRecipe, tarOptions, type RootfsRecipe } from './rootfs.ts';
 import { findDefaultProfile, hostProfileOptions, installNoRtProfile, noRtProfilePath } from './seccomp.ts';
-import { labelPlan, moduleLoaded, policyModule, skippedMessage, unlabelCommands, type Equivalence } from './selinux.ts';
+import { labelPlan, moduleLoaded, policyModule, selinuxEnabled, skippedMessage, unlabelCommands, type Equivalence } from './selinux.ts';
 import { isWithin, type SetupOptions } from './setup-options.ts';
 
 export const manifestPath = join(installDir, 'setup.json');
@@ -66,7 +66,6 @@ export interface SetupReport {
 
 /** Where setup's own files come from: the source tree's units/ (qmctl run from it or its dist/), or a package's install. */
 export interface UnitSources {
-  readonly from: 'tree' | 'package';
   readonly qmContainer: string;
   readonly containersConf: string;
   readonly dropInDir: string;
@@ -77,7 +76,6 @@ export interface UnitSources {
 }
 
 const treeSources = (units: string): UnitSources => ({
-  from: 'tree',
   qmContainer: join(units, 'qm.container'),
   containersConf: join(units, 'containers.conf'),
   dropInDir: join(units, 'qm.container.d'),
@@ -87,7 +85,6 @@ const treeSources = (units: string): UnitSources => ({
 
 /** Where a package (or make install) puts them: setup then writes each file onto itself, which changes nothing. */
 export const packageSources: UnitSources = {
-  from: 'package',
   qmContainer: quadletFile,
   containersConf: join(installDir, 'containers.conf'),
   dropInDir: vendorDropInDir,
@@ -141,7 +138,7 @@ export async function observePlatform(options: SetupOptions): Promise<PlatformFa
     rootfsCached: recipe !== undefined && ((zstd! && (await exists(cachedTarball(recipe, true)))) || (await exists(cachedTarball(recipe, false)))),
     systemdBooted: await exists('/run/systemd/system'),
     defaultSeccomp: await findDefaultProfile().catch(() => undefined),
-    selinux: await exists('/sys/fs/selinux/enforce'),
+    selinux: await selinuxEnabled(),
     ...(recipe ? { recipe } : {}),
   };
 }
@@ -240,8 +237,9 @@ export async function setup(options: SetupOptions, io: SetupIo): Promise<SetupRe
   const recipe = facts.recipe!;
   const rootfsCurrent = facts.rootfsCurrent;
   await validateQuadlet(qmContainerText, vendorDropIns, dropIn);
-  const selinuxContexts = facts.selinux ? await readFile(sources.selinuxContexts, 'utf8').catch(() => undefined) : undefined;
+  let selinuxContexts: string | undefined;
   if (facts.selinux) {
+    selinuxContexts = await readFile(sources.selinuxContexts, 'utf8').catch(() => undefined);
     const modules = await run(['semodule', '-l']).catch(() => undefined);
     if (modules?.code !== 0 || !moduleLoaded(modules.stdout) || selinuxContexts === undefined) {
       throw new QmError('config', `SELinux is enabled but its policy has no '${policyModule}' module (semodule -l) or ${sources.selinuxContexts} is missing: QM's types qm_t and qm_file_t would name nothing. Install the qm-selinux package, then run qmctl setup again`);
@@ -509,7 +507,7 @@ export async function removeSetup(options: SetupOptions, io: SetupIo): Promise<R
     io.progress('Removing the qm container');
     await runChecked(['podman', 'rm', '--force', '--ignore', qmContainer]);
   }
-  if (manifest.labels?.length && (await exists('/sys/fs/selinux/enforce'))) {
+  if (manifest.labels?.length && (await selinuxEnabled())) {
     for (const command of unlabelCommands(manifest.labels)) await run(command);
   }
   const trees = [manifest.rootfs, manifest.rwetcfs, manifest.rwvarfs];
