@@ -13,6 +13,7 @@
 #   make qm_dropin_NAME       the RPMs of qm and that sub-package only (the seed's way)
 #   make dist                 the source tarball build/qm-VERSION.tar.gz, with dist/ built in
 #   make man                  only the man pages and completion files
+#   make diagrams             the book's diagrams, docs/diagrams/*.svg from their Graphviz sources (graphviz)
 #   make clean
 #
 # PREFIX moves qmctl, the daemons, man pages and completion; the unit files are rewritten to match. Quadlet files,
@@ -49,7 +50,7 @@ INSTALL = install
 # Unit files name the programs by their installed paths.
 SUBST = sed -e 's|/usr/bin/qmctl|$(BINDIR)/qmctl|g' -e 's|/usr/libexec/|$(LIBEXECDIR)/|g'
 
-.PHONY: all build man install install-qm install-qm-controller install-subpackages deb rpm dist clean selinux install-qm-selinux \
+.PHONY: all build man diagrams install install-qm install-qm-controller install-subpackages deb rpm dist clean selinux install-qm-selinux \
 	$(addprefix qm_dropin_,$(SUBPACKAGES)) $(addprefix install-qm_dropin_,$(SUBPACKAGES)) help
 
 all: $(BUILT) dist/qm-probe
@@ -69,6 +70,15 @@ build: all
 
 man:
 	node scripts/build.mjs --docs-only
+
+# The book's diagrams. The SVGs are committed, so the book reads anywhere without a build; rendered again here after
+# a source changed, and test/docs/diagrams.test.ts fails while one differs from its source's rendering.
+DIAGRAMS = $(patsubst %.dot,%.svg,$(wildcard docs/diagrams/*.dot))
+
+diagrams: $(DIAGRAMS)
+
+docs/diagrams/%.svg: docs/diagrams/%.dot
+	dot -Tsvg $< -o $@
 
 help:
 	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile

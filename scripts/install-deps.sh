@@ -9,6 +9,8 @@ command -v dbus-daemon >/dev/null || need+=(dbus)
 # gcc and glibc's static libc build check/qm-probe.c, the probe qmctl check runs inside QM.
 command -v gcc >/dev/null || need+=(gcc)
 [ -f "/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/libc.a" ] || need+=(libc6-dev)
+# Graphviz's dot renders the book's diagrams (make diagrams; docs/diagrams/*.dot).
+command -v dot >/dev/null || need+=(graphviz)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root or install them with apt-get" >&2

@@ -14,9 +14,10 @@
 #                      QM's SELinux module compiled, loaded into the default store and checked (test/selinux)
 #   man-db, bash-completion, zsh
 #                      the man pages rendered with man --warnings, the completion scripts driven in bash and zsh
+#   graphviz           dot, which renders the book's diagrams (test/docs/diagrams.test.ts, make diagrams)
 set -eu
 missing=
-for package in dbus mmdebstrap zstd systemd-container util-linux busybox-static gcc libc6-dev dpkg-dev debhelper pkgconf lintian rpm selinux-policy-dev selinux-policy-default setools checkpolicy semodule-utils policycoreutils man-db bash-completion zsh; do
+for package in dbus mmdebstrap zstd systemd-container util-linux busybox-static gcc libc6-dev dpkg-dev debhelper pkgconf lintian rpm selinux-policy-dev selinux-policy-default setools checkpolicy semodule-utils policycoreutils man-db bash-completion zsh graphviz; do
   dpkg-query --show --showformat='${db:Status-Abbrev}' "$package" 2>/dev/null | grep -q '^ii' || missing="$missing $package"
 done
 [ -z "$missing" ] && exit 0
