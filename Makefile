@@ -42,7 +42,7 @@ RPMTOPDIR ?= $(CURDIR)/rpmbuild
 
 SUBPACKAGES = $(patsubst subpackages/%/files/.,%,$(wildcard subpackages/*/files/.))
 SOURCES = $(shell find controller agent-config -type f) docs/layout.md docs/qm.md scripts/build.mjs scripts/gen-docs.ts package-lock.json
-BUILT = dist/qmctl.mjs dist/qm-controller.mjs dist/qm-bluechi-gate.mjs \
+BUILT = dist/qmctl.cjs dist/qm-controller.cjs dist/qm-bluechi-gate.cjs dist/qmctl.parts dist/qm-controller.parts dist/qm-bluechi-gate.parts \
 	dist/man/qmctl.1 dist/man/qm-controller.8 dist/man/qm.8 dist/man/qm-layout.5 \
 	dist/completion/qmctl.bash dist/completion/_qmctl
 
@@ -88,8 +88,11 @@ install: install-qm install-qm-controller
 
 # qm: the partition (quadlet file, drop-ins, QM's podman settings), qmctl, the gate, the agent-config units.
 install-qm: all
-	$(INSTALL) -D -m 0755 dist/qmctl.mjs $(DESTDIR)$(BINDIR)/qmctl
-	$(INSTALL) -D -m 0755 dist/qm-bluechi-gate.mjs $(DESTDIR)$(LIBEXECDIR)/qm-bluechi-gate
+	$(INSTALL) -D -m 0755 dist/qmctl.cjs $(DESTDIR)$(BINDIR)/qmctl
+	$(INSTALL) -D -m 0755 dist/qm-bluechi-gate.cjs $(DESTDIR)$(LIBEXECDIR)/qm-bluechi-gate
+	# Each executable's program and packages, which it finds in ../libexec/qm/ (controller/bundle/launch.ts).
+	$(INSTALL) -D -m 0644 dist/qmctl.parts $(DESTDIR)$(LIBEXECDIR)/qm/qmctl.parts
+	$(INSTALL) -D -m 0644 dist/qm-bluechi-gate.parts $(DESTDIR)$(LIBEXECDIR)/qm/qm-bluechi-gate.parts
 	$(INSTALL) -D -m 0755 dist/qm-probe $(DESTDIR)$(LIBEXECDIR)/qm/qm-probe
 	$(INSTALL) -D -m 0644 units/qm.container $(DESTDIR)$(QUADLETDIR)/qm.container
 	for file in units/qm.container.d/*.conf; do \
@@ -108,7 +111,8 @@ install-qm: all
 
 # qm-controller: the daemon that keeps the vehicle matching its layout, its unit, its D-Bus policy, an example layout.
 install-qm-controller: all
-	$(INSTALL) -D -m 0755 dist/qm-controller.mjs $(DESTDIR)$(LIBEXECDIR)/qm-controller
+	$(INSTALL) -D -m 0755 dist/qm-controller.cjs $(DESTDIR)$(LIBEXECDIR)/qm-controller
+	$(INSTALL) -D -m 0644 dist/qm-controller.parts $(DESTDIR)$(LIBEXECDIR)/qm/qm-controller.parts
 	$(SUBST) units/qm-controller.service | $(INSTALL) -D -m 0644 /dev/stdin $(DESTDIR)$(UNITDIR)/qm-controller.service
 	$(INSTALL) -D -m 0644 units/org.qm.Controller1.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.qm.Controller1.conf
 	$(INSTALL) -D -m 0644 units/qm-controller.sysusers $(DESTDIR)$(SYSUSERSDIR)/qm-controller.conf

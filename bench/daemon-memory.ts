@@ -1,4 +1,4 @@
-// qm-controller's memory under a stream of unit state signals: dist/qm-controller.mjs as a child process,
+// qm-controller's memory under a stream of unit state signals: dist/qm-controller.cjs as a child process,
 // the BlueChi stand-in flipping a unit it watches (all units: '*') but does not own, 10,000 times.
 // Figure: VmRSS at the end ÷ VmRSS after warm-up (first 1,000). Target ≈ 1.0: no growth. Needs `npm run build`.
 // RSS also moves with V8's heap sizing, so a second figure tells a leak from that: the daemon's loop
@@ -14,7 +14,7 @@ import { startStandin } from '../test/standin/index.ts';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
 import { layoutDir, startTestDaemon, until } from '../test/daemon/harness.ts';
 
-const BIN = fileURLToPath(new URL('../dist/qm-controller.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../dist/qm-controller.cjs', import.meta.url));
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -1,6 +1,6 @@
 // qm-controller converging 200 units (2 nodes of 4 layers of 25, each layer needing the one below, node1's first
 // layer needing a unit on node0; 50 ms oneshot jobs; enablement managed) while an operator polls `controller-status`
-// ten times a second, against the same apply without the polling. As users run it: dist/qm-controller.mjs and the
+// ten times a second, against the same apply without the polling. As users run it: dist/qm-controller.cjs and the
 // BlueChi stand-in each in their own process, the stand-in's nodes backed by a real systemd 257 vehicle node (whose
 // ListUnitFiles costs what a real node's does); status reads (GetAll of org.qm.Controller1's properties) over D-Bus from this process, one after the other, one
 // every 100 ms. Runs with and without polling alternate, the order turned each round. Figures: the apply's wall time
@@ -21,7 +21,7 @@ import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
 import { bootVehicleNode } from '../test/support/vehicle-node.ts';
 import { median, report } from './measure.ts';
 
-const DAEMON = fileURLToPath(new URL('../dist/qm-controller.mjs', import.meta.url));
+const DAEMON = fileURLToPath(new URL('../dist/qm-controller.cjs', import.meta.url));
 const STANDIN = fileURLToPath(new URL('../test/standin/main.ts', import.meta.url));
 
 /**

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { QMCTL_BIN } from '../test/support/qmctl.ts';
 
-/** The bundle to time: dist/qmctl.mjs, or $QM_BENCH_QMCTL (another build, for before/after figures). */
+/** The bundle to time: dist/qmctl.cjs, or $QM_BENCH_QMCTL (another build, for before/after figures). */
 export const BENCH_QMCTL = process.env.QM_BENCH_QMCTL ?? QMCTL_BIN;
 
 /** The stand-in in its own process, as bluechi-controller is: in ours it would compete with what is timed. */

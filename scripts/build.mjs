@@ -1,5 +1,5 @@
-// Bundles qmctl and qm-controller into one executable file each, dist/qmctl.mjs and dist/qm-controller.mjs,
-// so an installed system needs only node.
+// Bundles qmctl, qm-controller and qm-bluechi-gate into one executable file each (dist/qmctl.cjs, …), so an installed
+// system needs only node.
 //
 // Start-up is dominated by V8 compiling this file. The large third-party packages (dbus-next,
 // winston, yaml and what they pull in) are needed only by the commands that use them, so each is
@@ -9,10 +9,8 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename } from 'node:path';
-import { brotliCompressSync } from 'node:zlib';
 
 // The manual pages (dist/man) and shell completion (dist/completion), from the commands' own help and option tables.
 // `--docs-only` makes just those (make man). The help is TypeScript, so it is read through tsx, outside the bundles.
@@ -90,9 +88,9 @@ const requiredOnFirstUse = {
   },
 };
 
-// 1. The lazily compiled dependencies: one CommonJS bundle per package, so a command unpacks and compiles only
-// the packages it imports (the bus verbs need dbus-next, not winston or yaml).
-const packedPackages = {};
+// 1. The lazily compiled dependencies: one CommonJS bundle per package, so a command compiles only the packages it
+// imports (the bus verbs need dbus-next, not winston or yaml).
+const packageParts = {};
 for (const name of lazyPackages) {
   const bundled = await build({
     ...common,
@@ -101,35 +99,24 @@ for (const name of lazyPackages) {
     format: 'cjs',
     write: false,
   });
-  const source = bundled.outputFiles[0].text;
-  // The hash names the source a code cache was made from (controller/bundle/code-cache.ts).
-  packedPackages[name] = { packed: brotliCompressSync(source).toString('base64'), sha256: createHash('sha256').update(source).digest('hex') };
+  packageParts[name] = `(function (module, exports, require) {${bundled.outputFiles[0].text}\n})`;
 }
 
-// 2. The executables; imports of the lazy packages resolve to stubs that load them on first use.
-// `program` names the executable's code caches.
-const lazyDependencies = (program) => ({
+// 2. The executables; imports of the lazy packages resolve to stubs that load them on first use, through the
+// launcher's loader (the program's parameter __qmLoad). `used` collects the packages a program imports.
+const lazyDependencies = (used) => ({
   name: 'lazy-dependencies',
   setup(plugin) {
     const filter = new RegExp(`^(${lazyPackages.map((name) => name.replace(/[.-]/g, '\\$&')).join('|')})$`);
     plugin.onResolve({ filter }, ({ path }) => ({ path, namespace: 'lazy-dependency' }));
-    plugin.onResolve({ filter: /^qm-lazy-dependencies$/ }, ({ path }) => ({ path, namespace: 'lazy-dependency' }));
     plugin.onLoad({ filter: /.*/, namespace: 'lazy-dependency' }, ({ path }) => {
-      if (path === 'qm-lazy-dependencies') {
-        return {
-          loader: 'js',
-          resolveDir: process.cwd(),
-          contents: `import { packageLoader } from './controller/bundle/dependencies.ts';
-export const dependency = packageLoader(${JSON.stringify(program)}, ${JSON.stringify(packedPackages)});`,
-        };
-      }
+      used.add(path);
       const names = Object.keys(require(path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default');
       return {
         loader: 'js',
         resolveDir: process.cwd(),
         // `export { x as interface }`: export names may be reserved words, bindings may not.
-        contents: `import { dependency } from 'qm-lazy-dependencies';
-const module = dependency(${JSON.stringify(path)});
+        contents: `const module = __qmLoad(${JSON.stringify(path)});
 export default module;
 ${names.map((name, index) => `const e${index} = module[${JSON.stringify(name)}];`).join('\n')}
 export { ${names.map((name, index) => `e${index} as ${name}`).join(', ')} };`,
@@ -138,26 +125,64 @@ export { ${names.map((name, index) => `e${index} as ${name}`).join(', ')} };`,
   },
 });
 
+// qmctl's commands, each with a code cache of its own (controller/bundle/launch.ts).
+const listed = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "import { commandNames } from './controller/cli/registry.ts'; console.log(JSON.stringify(commandNames));"], { encoding: 'utf8' });
+if (listed.status !== 0) throw new Error(`build: listing qmctl's commands failed: ${listed.stderr}`);
+const qmctlCommands = JSON.parse(listed.stdout);
+
+const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+
 // qm-controller and qm-bluechi-gate are files of their own rather than qmctl subcommands: the daemons' code stays
 // out of the file every qmctl start-up compiles, and systemd's ExecStart names what it runs.
-for (const [entry, outfile] of [
-  ['controller/cli/qmctl.ts', 'dist/qmctl.mjs'],
-  ['controller/daemon/qm-controller.ts', 'dist/qm-controller.mjs'],
-  ['controller/bluechi-gate/qm-bluechi-gate.ts', 'dist/qm-bluechi-gate.mjs'],
+// Each is CommonJS (.cjs), which Node loads faster than an ES module, also as /usr/bin/qmctl with no extension.
+for (const [entry, program, commands] of [
+  ['controller/cli/qmctl.ts', 'qmctl', qmctlCommands],
+  ['controller/daemon/qm-controller.ts', 'qm-controller', []],
+  ['controller/bluechi-gate/qm-bluechi-gate.ts', 'qm-bluechi-gate', []],
 ]) {
-await build({
-  ...common,
-  entryPoints: [entry],
-  outfile,
-  format: 'esm',
-  // rxjs' ES module build, so it is tree-shaken to the operators used (its exports map sends node to CommonJS).
-  alias: { rxjs: './node_modules/rxjs/dist/esm/index.js' },
-  plugins: [lazyDependencies(basename(outfile, '.mjs'))],
-  banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __qmCreateRequire } from 'node:module';\nconst require = __qmCreateRequire(import.meta.url);",
-  },
-});
-await chmod(outfile, 0o755);
+  // 3. The program, as one function expression the launcher compiles.
+  const used = new Set();
+  const bundled = await build({
+    ...common,
+    entryPoints: [entry],
+    format: 'cjs',
+    write: false,
+    // rxjs' ES module build, so it is tree-shaken to the operators used (its exports map sends node to CommonJS).
+    alias: { rxjs: './node_modules/rxjs/dist/esm/index.js' },
+    define: { 'import.meta.url': '__qmUrl' },
+    plugins: [lazyDependencies(used)],
+  });
+  const parts = {
+    program: `(function (exports, require, module, __filename, __dirname, __qmUrl, __qmLoad) {${bundled.outputFiles[0].text}\n})`,
+    ...Object.fromEntries([...used].sort().map((name) => [name, packageParts[name]])),
+  };
+  // 4. The executable, the launcher (controller/bundle/launch.ts), and NAME.parts, a header naming the build and
+  // the parts one after another. Parts are ASCII (esbuild's default charset), read back as latin1.
+  let offset = 0;
+  const placed = {};
+  for (const [name, text] of Object.entries(parts)) {
+    if (!/^[\x00-\x7f]*$/.test(text)) throw new Error(`build: part ${name} of ${program} is not ASCII`);
+    placed[name] = { start: offset, end: offset + text.length, sha256: sha256(text) };
+    offset += text.length;
+  }
+  const header = `qm-parts ${sha256(JSON.stringify(placed))}\n`;
+  for (const place of Object.values(placed)) Object.assign(place, { start: place.start + header.length, end: place.end + header.length });
+  await writeFile(`dist/${program}.parts`, header + Object.values(parts).join(''), 'latin1');
+  const outfile = `dist/${program}.cjs`;
+  await build({
+    ...common,
+    entryPoints: ['controller/bundle/launch.ts'],
+    outfile,
+    format: 'cjs',
+    define: {
+      QM_PROGRAM: JSON.stringify(program),
+      QM_COMMANDS: JSON.stringify(commands),
+      QM_PARTS: JSON.stringify(placed),
+      QM_PARTS_HEADER: JSON.stringify(header),
+    },
+    banner: { js: '#!/usr/bin/env node' },
+  });
+  await chmod(outfile, 0o755);
 }
 
 // qm-probe: the static C program `qmctl check` copies into QM and runs there and in a nested container whose root

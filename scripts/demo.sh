@@ -41,7 +41,7 @@ pids+=($!)
 for _ in $(seq 100); do grep -qx ready "$work/standin.out" 2>/dev/null && break; sleep 0.1; done
 grep -qx ready "$work/standin.out" || { echo "the BlueChi stand-in did not start:" >&2; cat "$work/standin.err" >&2; exit 1; }
 
-qmctl() { echo; echo "\$ qmctl $(printf '%q ' "$@")"; node dist/qmctl.mjs "$@"; }
+qmctl() { echo; echo "\$ qmctl $(printf '%q ' "$@")"; node dist/qmctl.cjs "$@"; }
 
 echo; echo "== An operator, over BlueChi =="
 qmctl list-nodes

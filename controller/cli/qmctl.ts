@@ -13,7 +13,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
-// Interrupted while waiting: what it waited for goes on without us, and no timer of that wait may hold the exit.
-if (code === INTERRUPTED) process.exit(code);
-process.exitCode = code;
+// No top-level await: the executable is CommonJS (scripts/build.mjs).
+void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+  // Interrupted while waiting: what it waited for goes on without us, and no timer of that wait may hold the exit.
+  if (code === INTERRUPTED) process.exit(code);
+  process.exitCode = code;
+});

@@ -1,4 +1,7 @@
-// The qm-controller executable: dist/qm-controller.mjs.
+// The qm-controller executable: dist/qm-controller.cjs.
 import { main } from './main.ts';
 
-process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the executable is CommonJS (scripts/build.mjs).
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

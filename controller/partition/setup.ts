@@ -353,14 +353,14 @@ const gateDropInPath = join(systemUnitDir, 'qm-bluechi-gate.service.d', '50-qmct
 
 /**
  * Where the gate's unit names a program that is not there (qmctl runs from the source tree, not from a package), the
- * gate runs from beside this qmctl: a drop-in naming node and dist/qm-bluechi-gate.mjs. Undefined when it is there.
+ * gate runs from beside this qmctl: a drop-in naming node and dist/qm-bluechi-gate.cjs. Undefined when it is there.
  */
 async function gateExecStartDropIn(serviceText: string): Promise<{ dropIn?: string; missing?: string }> {
   const program = /^ExecStart=(\S+)/m.exec(serviceText)?.[1] ?? gateExecutable;
   if (await exists(program)) return {};
-  const beside = process.argv[1] ? join(dirname(process.argv[1]), 'qm-bluechi-gate.mjs') : undefined;
+  const beside = process.argv[1] ? join(dirname(process.argv[1]), 'qm-bluechi-gate.cjs') : undefined;
   if (!beside || !(await exists(beside))) {
-    return { missing: `qm-bluechi-gate is neither at ${program} nor beside qmctl (npm run build makes dist/qm-bluechi-gate.mjs): QM's agent cannot reach the controller until it is` };
+    return { missing: `qm-bluechi-gate is neither at ${program} nor beside qmctl (npm run build makes dist/qm-bluechi-gate.cjs): QM's agent cannot reach the controller until it is` };
   }
   const dropIn = `# qmctl setup: this qmctl runs from ${dirname(beside)}, not from a package, so the gate runs from there too.
 [Service]

@@ -1,11 +1,13 @@
-// The built dist/qmctl.mjs, as installed: one file whose large dependencies load on first use.
+// The built dist/qmctl.cjs, as installed: a launcher that compiles its program and, on first use, each large
+// dependency from dist/qmctl.parts (controller/bundle/launch.ts).
 import test from 'ava';
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCommand } from '../support/command.ts';
 import { qmctlBin, QMCTL_BIN } from '../support/qmctl.ts';
 
-test('the executable is one file, runnable directly', async (t) => {
+test('the executable is runnable directly', async (t) => {
   const info = await stat(QMCTL_BIN);
   t.true((info.mode & 0o111) !== 0);
   t.true((await readFile(QMCTL_BIN, 'utf8')).startsWith('#!/usr/bin/env node\n'));
@@ -41,4 +43,43 @@ test('winston loads on first use: -v logs to stderr', async (t) => {
   t.is(result.code, 0, result.stderr);
   t.regex(result.stderr, /^\S+Z info: changed NodeName/m);
   t.regex(await readFile(join(dir, 'rootfs/etc/bluechi/agent.conf'), 'utf8'), /^NodeName=qm\.ecu1$/m);
+});
+
+const PARTS = QMCTL_BIN.replace(/\.cjs$/, '.parts');
+
+/** qmctl installed as make install does: the launcher as PREFIX/bin/qmctl, its parts in PREFIX/libexec/qm/. */
+async function installed(t: { teardown(fn: () => Promise<void>): void }, parts: (text: Buffer) => Buffer = (text) => text): Promise<string> {
+  const prefix = await mkdtemp(join(tmpdir(), 'qm-bundle-'));
+  t.teardown(() => rm(prefix, { recursive: true, force: true }));
+  await mkdir(join(prefix, 'bin'));
+  await mkdir(join(prefix, 'libexec/qm'), { recursive: true });
+  await copyFile(QMCTL_BIN, join(prefix, 'bin/qmctl'));
+  await writeFile(join(prefix, 'libexec/qm/qmctl.parts'), parts(await readFile(PARTS)));
+  return join(prefix, 'bin/qmctl');
+}
+
+test('installed without an extension, qmctl finds its parts in ../libexec/qm and runs by its #! line', async (t) => {
+  const qmctl = await installed(t);
+  const result = await runCommand([qmctl, 'version']);
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /^qmctl version /);
+  const bus = await runCommand([qmctl, '--bus-address', 'unix:path=/nonexistent/bus', 'list-nodes']);
+  t.is(bus.code, 3);
+  t.regex(bus.stderr, /cannot reach the D-Bus bus/);
+});
+
+test('a parts file from another build is refused, naming it', async (t) => {
+  const qmctl = await installed(t, (text) => Buffer.concat([Buffer.from('qm-parts 0000'), text.subarray(13)]));
+  const result = await runCommand([qmctl, 'version']);
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  t.regex(result.stderr, /^qmctl: \S+\/libexec\/qm\/qmctl\.parts is missing or was not built with \S+\/bin\/qmctl .*install both from one build\n$/);
+});
+
+test('a missing parts file is named', async (t) => {
+  const qmctl = await installed(t);
+  await rm(join(qmctl, '../../libexec/qm/qmctl.parts'));
+  const result = await runCommand([qmctl, 'version']);
+  t.is(result.code, 1);
+  t.regex(result.stderr, /qmctl\.parts is missing .*ENOENT/);
 });

@@ -1,4 +1,4 @@
-// The built qmctl (dist/qmctl.mjs) as a Unix tool: a reader that goes away ends it quietly, and the first SIGINT or
+// The built qmctl (dist/qmctl.cjs) as a Unix tool: a reader that goes away ends it quietly, and the first SIGINT or
 // SIGTERM ends any command promptly, also one that is parsing a large layout or waiting for a reply that never
 // comes. Needs `npm run build`.
 import test, { type ExecutionContext } from 'ava';

@@ -84,6 +84,10 @@ asRoot('the built qmctl writes its cache as root, uses it, and runs unharmed pas
   t.regex(written.toString('latin1', 0, 81), /^qm-code-cache 1\n[0-9a-f]{64}\n/);
   t.is((await run()).code, 3);
   t.deepEqual(await readFile(file), written, 'a valid cache is used, not written again');
+  // The program's cache is the command's own: another command makes its own, from what that command compiled.
+  t.true((await stat(join(dir, 'qmctl.list-nodes.v8'))).size > 1000);
+  t.is((await qmctlBin(['version'], { QM_CODE_CACHE_DIR: dir })).code, 0);
+  t.true((await stat(join(dir, 'qmctl.version.v8'))).size < (await stat(join(dir, 'qmctl.list-nodes.v8'))).size);
 
   // Root's header with a body V8 rejects (as after a Node upgrade): ignored, and root writes a good one.
   await writeFile(file, Buffer.concat([written.subarray(0, 81), Buffer.from('not code')]));

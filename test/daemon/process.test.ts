@@ -1,4 +1,4 @@
-// dist/qm-controller.mjs as systemd runs it: a process that owns its name when ready, reloads on SIGHUP
+// dist/qm-controller.cjs as systemd runs it: a process that owns its name when ready, reloads on SIGHUP
 // (keeping the old layout when the new one is invalid) and exits 0 on SIGTERM. Needs `npm run build`.
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,7 +16,7 @@ const real = realNodes(['a']);
 test.before(() => real.boot());
 test.after.always(() => real.stop());
 
-const BIN = fileURLToPath(new URL('../../dist/qm-controller.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../dist/qm-controller.cjs', import.meta.url));
 
 function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

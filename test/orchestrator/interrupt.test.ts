@@ -1,4 +1,4 @@
-// Ctrl-C on the built qmctl (dist/qmctl.mjs, as users run it) while it waits: it ends at once with exit 130 and
+// Ctrl-C on the built qmctl (dist/qmctl.cjs, as users run it) while it waits: it ends at once with exit 130 and
 // says that what it submitted goes on; apply starts nothing new. Each SIGINT is sent once the wait is known to be
 // under way (the stand-in recorded the job's call, or the daemon got the method call). Needs `npm run build`.
 import test, { type ExecutionContext } from 'ava';

@@ -12,7 +12,7 @@ import { startAgentSocket, type AgentSocket } from '../standin/agent-socket.ts';
 import { runCommand } from '../support/command.ts';
 import { projectDir } from './qm-node.ts';
 
-const gateExecutable = join(projectDir, 'dist/qm-bluechi-gate.mjs');
+const gateExecutable = join(projectDir, 'dist/qm-bluechi-gate.cjs');
 const probe = join(projectDir, 'dist/qm-probe');
 
 interface Context {

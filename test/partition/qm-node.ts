@@ -10,7 +10,7 @@ import { buildRootfs } from '../support/rootfs.ts';
 import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
 
 export const projectDir = fileURLToPath(new URL('../../', import.meta.url));
-/** Where the node sees the project: `node /opt/qm/dist/qmctl.mjs` is the installed qmctl. */
+/** Where the node sees the project: `node /opt/qm/dist/qmctl.cjs` is the installed qmctl. */
 export const installedProject = '/opt/qm';
 /** Where provideQmRootfsCache puts setup's rootfs tarball; a node sees it as /var/cache/qm, where setup looks. */
 export const setupCacheDir = '/var/cache/qm-test/qm-setup-cache';
@@ -61,7 +61,7 @@ export async function bootQmNode(name: string, packages: readonly string[] = [])
   }
   return {
     ...node,
-    qmctl: (args, timeoutMs = 300_000) => node.exec(['node', `${installedProject}/dist/qmctl.mjs`, ...args], { timeoutMs }),
+    qmctl: (args, timeoutMs = 300_000) => node.exec(['node', `${installedProject}/dist/qmctl.cjs`, ...args], { timeoutMs }),
     sh: (script, timeoutMs = 120_000) => node.exec(['sh', '-c', script], { timeoutMs }),
   };
 }

@@ -22,9 +22,9 @@ export async function qmctl(args: readonly string[], env: NodeJS.ProcessEnv = {}
   return { code, stdout: out, stderr: err };
 }
 
-export const QMCTL_BIN = fileURLToPath(new URL('../../dist/qmctl.mjs', import.meta.url));
+export const QMCTL_BIN = fileURLToPath(new URL('../../dist/qmctl.cjs', import.meta.url));
 
-/** Runs the bundled dist/qmctl.mjs (built by `npm run build`) as a separate process. */
+/** Runs the bundled dist/qmctl.cjs (built by `npm run build`) as a separate process. */
 export function qmctlBin(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<QmctlResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [QMCTL_BIN, ...args], { env: { PATH: process.env.PATH, ...env } }, (error, stdout, stderr) => {

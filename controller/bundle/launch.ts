@@ -1,0 +1,75 @@
+// The executable itself: a few lines that compile the program and the npm packages it uses, kept apart in
+// NAME.parts (scripts/build.mjs), from V8 code caches when root has made them. Node reads and decodes a whole
+// executable before it runs a line of it — several milliseconds for each 100 KB on these machines — and Node 20 keeps no
+// code cache for the files it loads itself; here only the bytes a command uses are read, and compiled code read back.
+// A package is compiled the first time the program imports it, so a command pays only for the packages it uses.
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
+import { CODE_CACHE_DIR, readCodeCache, writeCodeCache } from './code-cache.ts';
+
+/** Set by the build: the executable's name, its commands (each a code cache of its own), and its parts. */
+declare const QM_PROGRAM: string;
+declare const QM_COMMANDS: readonly string[];
+/** Each part's place in NAME.parts and its sha256 (which names the source a code cache was made from). */
+declare const QM_PARTS: Readonly<Record<string, { readonly start: number; readonly end: number; readonly sha256: string }>>;
+/** NAME.parts' first line: which build made it. */
+declare const QM_PARTS_HEADER: string;
+
+/** The program's function: CommonJS' module arguments, the executable's URL for import.meta.url, and the package loader. */
+type Program = (exports: object, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string, url: string, load: (name: string) => unknown) => void;
+type CommonJs = (module: { exports: unknown }, exports: unknown, require: NodeJS.Require) => void;
+
+// Beside the executable (dist/), or installed: /usr/bin/qmctl and /usr/libexec/qm-controller both find /usr/libexec/qm/.
+const besideMe = join(__dirname, `${QM_PROGRAM}.parts`);
+const partsFile = existsSync(besideMe) ? besideMe : join(__dirname, '..', 'libexec', 'qm', `${QM_PROGRAM}.parts`);
+const cacheDir = process.env.QM_CODE_CACHE_DIR || CODE_CACHE_DIR;
+
+function read(start: number, end: number): Buffer {
+  const fd = openSync(partsFile, 'r');
+  try {
+    const bytes = Buffer.allocUnsafe(end - start);
+    return bytes.subarray(0, readSync(fd, bytes, 0, bytes.length, start));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Part `name` compiled, with `cacheName`.v8 as its code cache; root writes the cache on exit when there was none to use. */
+function compile(name: string, cacheName: string): unknown {
+  const part = QM_PARTS[name]!;
+  const cacheFile = join(cacheDir, `${cacheName}.v8`);
+  const cachedData = readCodeCache(cacheFile, part.sha256);
+  // The build made every part ASCII (esbuild escapes the rest), so latin1 decodes it exactly and fastest.
+  const script = new Script(read(part.start, part.end).toString('latin1'), { filename: `${partsFile}:${name}`, cachedData });
+  if ((cachedData === undefined || script.cachedDataRejected) && process.geteuid?.() === 0) {
+    // Made at exit, so it holds all that this run compiled.
+    process.once('exit', () => writeCodeCache(cacheFile, part.sha256, script.createCachedData()));
+  }
+  return script.runInThisContext();
+}
+
+const packages = new Map<string, unknown>();
+function load(name: string): unknown {
+  if (!packages.has(name)) {
+    const module = { exports: {} };
+    (compile(name, `${QM_PROGRAM}-${name}`) as CommonJs)(module, module.exports, require);
+    packages.set(name, module.exports);
+  }
+  return packages.get(name);
+}
+
+let header: string;
+try {
+  header = read(0, QM_PARTS_HEADER.length).toString('latin1');
+} catch (error) {
+  header = (error as Error).message;
+}
+if (header !== QM_PARTS_HEADER) {
+  process.stderr.write(`${QM_PROGRAM}: ${partsFile} is missing or was not built with ${__filename} (${JSON.stringify(header.slice(0, 80))}); install both from one build\n`);
+  process.exit(1);
+}
+// A command's code cache holds what that command compiled, so each command reads only its own code back.
+const command = process.argv.slice(2).find((arg) => QM_COMMANDS.includes(arg));
+(compile('program', command ? `${QM_PROGRAM}.${command}` : QM_PROGRAM) as Program)(module.exports, require, module, __filename, __dirname, pathToFileURL(__filename).href, load);
