@@ -90,9 +90,9 @@ install: install-qm install-qm-controller
 install-qm: all
 	$(INSTALL) -D -m 0755 dist/qmctl.cjs $(DESTDIR)$(BINDIR)/qmctl
 	$(INSTALL) -D -m 0755 dist/qm-bluechi-gate.cjs $(DESTDIR)$(LIBEXECDIR)/qm-bluechi-gate
-	# Each executable's program and packages, which it finds in ../libexec/qm/ (controller/bundle/launch.ts).
-	$(INSTALL) -D -m 0644 dist/qmctl.parts $(DESTDIR)$(LIBEXECDIR)/qm/qmctl.parts
-	$(INSTALL) -D -m 0644 dist/qm-bluechi-gate.parts $(DESTDIR)$(LIBEXECDIR)/qm/qm-bluechi-gate.parts
+	# Each executable's program and packages, which it finds in ../share/qm/ (controller/bundle/launch.ts).
+	$(INSTALL) -D -m 0644 dist/qmctl.parts $(DESTDIR)$(DATADIR)/qm/qmctl.parts
+	$(INSTALL) -D -m 0644 dist/qm-bluechi-gate.parts $(DESTDIR)$(DATADIR)/qm/qm-bluechi-gate.parts
 	$(INSTALL) -D -m 0755 dist/qm-probe $(DESTDIR)$(LIBEXECDIR)/qm/qm-probe
 	$(INSTALL) -D -m 0644 units/qm.container $(DESTDIR)$(QUADLETDIR)/qm.container
 	for file in units/qm.container.d/*.conf; do \
@@ -112,7 +112,7 @@ install-qm: all
 # qm-controller: the daemon that keeps the vehicle matching its layout, its unit, its D-Bus policy, an example layout.
 install-qm-controller: all
 	$(INSTALL) -D -m 0755 dist/qm-controller.cjs $(DESTDIR)$(LIBEXECDIR)/qm-controller
-	$(INSTALL) -D -m 0644 dist/qm-controller.parts $(DESTDIR)$(LIBEXECDIR)/qm/qm-controller.parts
+	$(INSTALL) -D -m 0644 dist/qm-controller.parts $(DESTDIR)$(DATADIR)/qm/qm-controller.parts
 	$(SUBST) units/qm-controller.service | $(INSTALL) -D -m 0644 /dev/stdin $(DESTDIR)$(UNITDIR)/qm-controller.service
 	$(INSTALL) -D -m 0644 units/org.qm.Controller1.conf $(DESTDIR)$(DBUSPOLICYDIR)/org.qm.Controller1.conf
 	$(INSTALL) -D -m 0644 units/qm-controller.sysusers $(DESTDIR)$(SYSUSERSDIR)/qm-controller.conf

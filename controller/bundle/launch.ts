@@ -7,7 +7,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
-import { CODE_CACHE_DIR, readCodeCache, writeCodeCache } from './code-cache.ts';
+import { CODE_CACHE_DIR, mayWriteCodeCaches, readCodeCache, writeCodeCache } from './code-cache.ts';
 
 /** Set by the build: the executable's name, its commands (each a code cache of its own), and its parts. */
 declare const QM_PROGRAM: string;
@@ -21,10 +21,11 @@ declare const QM_PARTS_HEADER: string;
 type Program = (exports: object, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string, url: string, load: (name: string) => unknown) => void;
 type CommonJs = (module: { exports: unknown }, exports: unknown, require: NodeJS.Require) => void;
 
-// Beside the executable (dist/), or installed: /usr/bin/qmctl and /usr/libexec/qm-controller both find /usr/libexec/qm/.
+// Beside the executable (dist/), or installed: /usr/bin/qmctl and /usr/libexec/qm-controller both find /usr/share/qm/.
 const besideMe = join(__dirname, `${QM_PROGRAM}.parts`);
-const partsFile = existsSync(besideMe) ? besideMe : join(__dirname, '..', 'libexec', 'qm', `${QM_PROGRAM}.parts`);
+const partsFile = existsSync(besideMe) ? besideMe : join(__dirname, '..', 'share', 'qm', `${QM_PROGRAM}.parts`);
 const cacheDir = process.env.QM_CODE_CACHE_DIR || CODE_CACHE_DIR;
+let mayWrite: boolean | undefined;
 
 function read(start: number, end: number): Buffer {
   const fd = openSync(partsFile, 'r');
@@ -43,8 +44,8 @@ function compile(name: string, cacheName: string): unknown {
   const cachedData = readCodeCache(cacheFile, part.sha256);
   // The build made every part ASCII (esbuild escapes the rest), so latin1 decodes it exactly and fastest.
   const script = new Script(read(part.start, part.end).toString('latin1'), { filename: `${partsFile}:${name}`, cachedData });
-  if ((cachedData === undefined || script.cachedDataRejected) && process.geteuid?.() === 0) {
-    // Made at exit, so it holds all that this run compiled.
+  // Made at exit, so it holds all that this run compiled; not made at all where it could not be kept.
+  if ((cachedData === undefined || script.cachedDataRejected) && (mayWrite ??= mayWriteCodeCaches(cacheDir))) {
     process.once('exit', () => writeCodeCache(cacheFile, part.sha256, script.createCachedData()));
   }
   return script.runInThisContext();

@@ -47,18 +47,18 @@ test('winston loads on first use: -v logs to stderr', async (t) => {
 
 const PARTS = QMCTL_BIN.replace(/\.cjs$/, '.parts');
 
-/** qmctl installed as make install does: the launcher as PREFIX/bin/qmctl, its parts in PREFIX/libexec/qm/. */
+/** qmctl installed as make install does: the launcher as PREFIX/bin/qmctl, its parts in PREFIX/share/qm/. */
 async function installed(t: { teardown(fn: () => Promise<void>): void }, parts: (text: Buffer) => Buffer = (text) => text): Promise<string> {
   const prefix = await mkdtemp(join(tmpdir(), 'qm-bundle-'));
   t.teardown(() => rm(prefix, { recursive: true, force: true }));
   await mkdir(join(prefix, 'bin'));
-  await mkdir(join(prefix, 'libexec/qm'), { recursive: true });
+  await mkdir(join(prefix, 'share/qm'), { recursive: true });
   await copyFile(QMCTL_BIN, join(prefix, 'bin/qmctl'));
-  await writeFile(join(prefix, 'libexec/qm/qmctl.parts'), parts(await readFile(PARTS)));
+  await writeFile(join(prefix, 'share/qm/qmctl.parts'), parts(await readFile(PARTS)));
   return join(prefix, 'bin/qmctl');
 }
 
-test('installed without an extension, qmctl finds its parts in ../libexec/qm and runs by its #! line', async (t) => {
+test('installed without an extension, qmctl finds its parts in ../share/qm and runs by its #! line', async (t) => {
   const qmctl = await installed(t);
   const result = await runCommand([qmctl, 'version']);
   t.is(result.code, 0, result.stderr);
@@ -73,12 +73,12 @@ test('a parts file from another build is refused, naming it', async (t) => {
   const result = await runCommand([qmctl, 'version']);
   t.is(result.code, 1);
   t.is(result.stdout, '');
-  t.regex(result.stderr, /^qmctl: \S+\/libexec\/qm\/qmctl\.parts is missing or was not built with \S+\/bin\/qmctl .*install both from one build\n$/);
+  t.regex(result.stderr, /^qmctl: \S+\/share\/qm\/qmctl\.parts is missing or was not built with \S+\/bin\/qmctl .*install both from one build\n$/);
 });
 
 test('a missing parts file is named', async (t) => {
   const qmctl = await installed(t);
-  await rm(join(qmctl, '../../libexec/qm/qmctl.parts'));
+  await rm(join(qmctl, '../../share/qm/qmctl.parts'));
   const result = await runCommand([qmctl, 'version']);
   t.is(result.code, 1);
   t.regex(result.stderr, /qmctl\.parts is missing .*ENOENT/);
