@@ -56,6 +56,51 @@ const deferredRequires = {
       "const assert = Object.assign((value, message) => value || require('assert')(value, message), { strictEqual: (actual, expected, message) => Object.is(actual, expected) || require('assert').strictEqual(actual, expected, message) });",
     ],
   ],
+  // Not a deferred require: dbus-next parses a signature again for every message and variant it marshals or reads
+  // (a tenth of qmctl's CPU when starting 100 units). The trees are only read, so a parsed one is kept, for at most
+  // 512 signatures: a peer sending ever new ones cannot grow a daemon's memory.
+  // Not a deferred require either: each alignment of each field allocated a zeroed buffer and copied it.
+  'dbus-next/lib/align.js': [
+    ['function align (ps, n) {', 'const zeros = Buffer.alloc(8);\nfunction align (ps, n) {'],
+    ['  const padBuff = Buffer.alloc(pad);\n  ps.put(Buffer.from(padBuff));', '  ps.put(zeros.subarray(0, pad));'],
+  ],
+  // Nor this: every message received is checked name by name (path, interface, member, sender, destination), each by
+  // splitting it and testing every element; a name found valid once is known valid, for at most 512 names each.
+  'dbus-next/lib/validators.js': [
+    [
+      'module.exports = {',
+      `function rememberValid (isValid) {
+  const valid = new Set();
+  return (name) => {
+    if (valid.has(name)) return true;
+    const result = isValid(name);
+    if (result && valid.size < 512) valid.add(name);
+    return result;
+  };
+}
+isBusNameValid = rememberValid(isBusNameValid);
+isObjectPathValid = rememberValid(isObjectPathValid);
+isInterfaceNameValid = rememberValid(isInterfaceNameValid);
+isMemberNameValid = rememberValid(isMemberNameValid);
+module.exports = {`,
+    ],
+  ],
+  'dbus-next/lib/signature.js': [
+    [
+      '  parseSignature: parseSignature,',
+      `  parseSignature: (() => {
+    const trees = new Map();
+    return (signature) => {
+      let tree = trees.get(signature);
+      if (tree === undefined) {
+        tree = parseSignature(signature);
+        if (trees.size < 512) trees.set(signature, tree);
+      }
+      return tree;
+    };
+  })(),`,
+    ],
+  ],
 };
 const onFirstUse = `
 function __qmOnFirstUse(load) {

@@ -44,12 +44,21 @@ export function readCodeCache(file: string, sourceHash: string): Buffer | undefi
   }
 }
 
-/** Writes `data` as the cache in `file` for source `sourceHash` — when running as root into an existing trusted directory. */
-export function writeCodeCache(file: string, sourceHash: string, data: Buffer): boolean {
+/** Whether caches may be written into `dir`: by root, where the directory exists and is trusted. */
+export function mayWriteCodeCaches(dir: string): boolean {
   if (process.geteuid?.() !== 0) return false;
   try {
-    const info = lstatSync(dirname(file));
-    if (!info.isDirectory() || !trusted(info)) return false;
+    const info = lstatSync(dir);
+    return info.isDirectory() && trusted(info);
+  } catch {
+    return false;
+  }
+}
+
+/** Writes `data` as the cache in `file` for source `sourceHash` — when running as root into an existing trusted directory. */
+export function writeCodeCache(file: string, sourceHash: string, data: Buffer): boolean {
+  if (!mayWriteCodeCaches(dirname(file))) return false;
+  try {
     // Written whole under another name, then renamed: a reader sees the old cache or the new one, never half of one.
     const temporary = `${file}.${process.pid}.tmp`;
     writeFileSync(temporary, Buffer.concat([Buffer.from(header(sourceHash), 'latin1'), data]), { mode: 0o644, flag: 'wx' });
