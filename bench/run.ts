@@ -1,4 +1,7 @@
 // `npm run bench [NAME...]`: the project's figures, each a ratio against a baseline measured in the same run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { applyBench } from './apply-layout.ts';
 import { coldStart } from './cold-start.ts';
 import { concurrentStarts } from './concurrent-starts.ts';
@@ -29,6 +32,12 @@ const benches: Record<string, () => Promise<void> | void> = {
   'start-jobs': () => startJobs(),
   fuzz: () => fuzzBench(),
 };
+
+// The qmctl and daemons timed read code caches as installed ones do (controller/bundle/launch.ts): root's, made by
+// their first runs, in a directory of this run's own rather than the machine's /var/cache/qm.
+const codeCaches = mkdtempSync(join(tmpdir(), 'qm-bench-code-cache-'));
+process.env.QM_CODE_CACHE_DIR ??= codeCaches;
+process.once('exit', () => rmSync(codeCaches, { recursive: true, force: true }));
 
 const wanted = process.argv.slice(2);
 for (const name of wanted.length > 0 ? wanted : Object.keys(benches)) {
