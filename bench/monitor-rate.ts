@@ -13,7 +13,7 @@ import { loadNote, median, reportRatio, spread } from './measure.ts';
 import { BENCH_QMCTL, cpuMs, startStandinProcess } from './processes.ts';
 
 const SOURCE = fileURLToPath(new URL('./state-source.ts', import.meta.url));
-const RATES = [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 16_000, 20_000, 24_000, 32_000];
+const RATES = [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 16_000, 20_000, 24_000, 32_000, 48_000, 64_000];
 const SECONDS = 2;
 /** Rate for the CPU figure: low enough that both keep up on a loaded 2-core machine. */
 const CPU_RATE = 1_000;
@@ -66,13 +66,13 @@ export async function monitorRate({ sweeps = 3 } = {}): Promise<void> {
   ];
   try {
     console.log(`monitor-rate: ${BENCH_QMCTL}, ${sweeps} sweeps of ${RATES.join(', ')} changes/s, ${SECONDS} s each; ${loadNote()}`);
-    // Both following before anything is timed: 100 changes, each seen by both. Then 3,000 more, so that what is
+    // Both following before anything is timed: 100 changes, each seen by both. Then 10,000 more, so that what is
     // timed is qmctl's steady state (V8 optimises its per-change code after some thousand changes), as in a monitor
     // that runs for hours; dbus-monitor is compiled C and has none to reach.
     await delay(1_000);
     await burst(source, followers, 200, 100);
     if (!followers.every((f) => f.count >= 100)) throw new Error(`a follower saw none of the warm-up changes: ${followers.map((f) => `${f.name} ${f.count}`).join(', ')}`);
-    await burst(source, followers, 3_000, 3_000);
+    await burst(source, followers, 5_000, 10_000);
     const keptUpTo: Record<string, number[]> = { qmctl: [], 'dbus-monitor': [] };
     const cpu: Record<string, number[]> = { qmctl: [], 'dbus-monitor': [] };
     for (let sweep = 0; sweep < sweeps; sweep++) {

@@ -41,11 +41,15 @@ const common = {
 // dbus-next requires these when it is loaded or a bus is made, yet needs them only for cookie authentication (crypto),
 // introspection (xml2js, and with it sax and xmlbuilder) and a check of variants (assert): they are required on first
 // use instead, through a stand-in that loads the module (or makes the object) when a member is first used. Each
-// replacement is of a line as dbus-next 0.10 has it; the build fails when a line is no longer there.
-const deferredRequires = {
+// replacement is of a line as dbus-next 0.10 has it; the build fails when a line is no longer there. The others, each
+// marked, cut dbus-next's work per message.
+const dbusNextPatches = {
   'dbus-next/lib/bus.js': [
     "const xml2js = require('xml2js');",
     ['this._builder = new xml2js.Builder({ headless: true });', 'this._builder = __qmOnFirstUse(() => new xml2js.Builder({ headless: true }));'],
+    // Not a deferred require: each signal received was keyed with JSON.stringify for dbus-next's proxy objects,
+    // which qm never makes.
+    ['        const mangled = JSON.stringify({', '        if (this._signals.eventNames().length === 0) return;\n        const mangled = JSON.stringify({'],
   ],
   'dbus-next/lib/client/proxy-object.js': ["const xml2js = require('xml2js');"],
   'dbus-next/lib/handshake.js': ["const crypto = require('crypto');"],
@@ -118,14 +122,14 @@ const requiredOnFirstUse = {
   setup(plugin) {
     plugin.onLoad({ filter: /[\\/]node_modules[\\/]dbus-next[\\/]lib[\\/].*\.js$/ }, async ({ path }) => {
       const file = path.slice(path.lastIndexOf('node_modules') + 'node_modules/'.length).replaceAll('\\', '/');
-      const replacements = deferredRequires[file];
+      const replacements = dbusNextPatches[file];
       if (!replacements) return undefined;
       let contents = await readFile(path, 'utf8');
       for (const replacement of replacements) {
         const [line, deferred] = Array.isArray(replacement)
           ? replacement
           : [replacement, replacement.replace(/= (require\('[^']+'\));$/, '= __qmOnFirstUse(() => $1);')];
-        if (!contents.includes(line)) throw new Error(`build: ${file} no longer has the line ${line} (deferredRequires)`);
+        if (!contents.includes(line)) throw new Error(`build: ${file} no longer has the line ${line} (dbusNextPatches)`);
         contents = contents.replace(line, deferred);
       }
       return { contents: contents + onFirstUse, loader: 'js' };
