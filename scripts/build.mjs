@@ -44,7 +44,13 @@ const common = {
 // replacement is of a line as dbus-next 0.10 has it; the build fails when a line is no longer there. The others, each
 // marked, cut dbus-next's work per message.
 const dbusNextPatches = {
+  // Serving objects (export) and proxies are the daemons' (qm-controller exports org.qm.Controller1); qmctl has no
+  // use for a third of dbus-next.
+  'dbus-next/index.js': ["const iface = require('./lib/service/interface');"],
   'dbus-next/lib/bus.js': [
+    "const handleMethod = require('./service/handlers');",
+    "const ServiceObject = require('./service/object');",
+    "const ProxyObject = require('./client/proxy-object');",
     "const xml2js = require('xml2js');",
     ['this._builder = new xml2js.Builder({ headless: true });', 'this._builder = __qmOnFirstUse(() => new xml2js.Builder({ headless: true }));'],
     // Not a deferred require: each signal received was keyed with JSON.stringify for dbus-next's proxy objects,
@@ -120,7 +126,7 @@ function __qmOnFirstUse(load) {
 const requiredOnFirstUse = {
   name: 'required-on-first-use',
   setup(plugin) {
-    plugin.onLoad({ filter: /[\\/]node_modules[\\/]dbus-next[\\/]lib[\\/].*\.js$/ }, async ({ path }) => {
+    plugin.onLoad({ filter: /[\\/]node_modules[\\/]dbus-next[\\/].*\.js$/ }, async ({ path }) => {
       const file = path.slice(path.lastIndexOf('node_modules') + 'node_modules/'.length).replaceAll('\\', '/');
       const replacements = dbusNextPatches[file];
       if (!replacements) return undefined;
