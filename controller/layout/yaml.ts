@@ -184,6 +184,10 @@ class Builder {
   private readonly path: (string | number)[] = [];
   /** Each anchor name's latest definition before the value being built, or `building` while inside it. */
   private readonly anchors = new Map<string, Anchor | 'building'>();
+  /** Each anchor name's latest declaration, by count: a value whose anchor is declared again inside it (`&a` on a
+   * value within the value anchored `&a`) does not take the name back when it ends, as the later one is what follows. */
+  private readonly declared = new Map<string, number>();
+  private declarations = 0;
   /** Short texts read so far, each kept once: a large layout repeats state, running, enabled… per unit. */
   private readonly texts = new Map<string, string>();
   readonly errors: QmError[] = [];
@@ -200,14 +204,20 @@ class Builder {
     const at = node.range[0];
     if (node.tag !== undefined) this.note(TAGS_REFUSED, at);
     const anchor = node.anchor;
-    if (anchor !== undefined) this.anchors.set(anchor, 'building');
+    const declaration = ++this.declarations;
+    if (anchor !== undefined) {
+      this.anchors.set(anchor, 'building');
+      this.declared.set(anchor, declaration);
+    }
     const expandedBefore = this.expanded;
     this.written += 1;
     this.expanded += 1;
     this.depth += 1;
     const built = isMap(node) ? this.map(node.items, at) : isSeq(node) ? this.seq(node.items as ParsedNode[], at) : this.scalar(node.value, at);
     this.depth -= 1;
-    if (anchor !== undefined) this.anchors.set(anchor, { tree: built.tree, size: this.expanded - expandedBefore, height: built.height });
+    if (anchor !== undefined && this.declared.get(anchor) === declaration) {
+      this.anchors.set(anchor, { tree: built.tree, size: this.expanded - expandedBefore, height: built.height });
+    }
     return built;
   }
 
@@ -223,7 +233,10 @@ class Builder {
       }
       if (key.tag !== undefined) this.note(TAGS_REFUSED, keyAt);
       const name = this.shared(typeof key.value === 'string' ? key.value : (key.source ?? String(key.value)));
-      if (key.anchor !== undefined) this.anchors.set(key.anchor, { tree: new ScalarTree(this.source, keyAt, name), size: 1, height: 0 });
+      if (key.anchor !== undefined) {
+        this.anchors.set(key.anchor, { tree: new ScalarTree(this.source, keyAt, name), size: 1, height: 0 });
+        this.declared.set(key.anchor, ++this.declarations);
+      }
       const first = keys.first(entries, name);
       if (first) {
         const { line } = first.pos;

@@ -53,6 +53,9 @@ const agreeing = [
   '- |1\n  foo\n',
   'a: &x [1, 2]\nb: *x\n',
   'a: &x\n  b: 1\nc: *x\n',
+  // The anchor declared again inside the value it names: the later one is what follows (fuzz seed 2107160136).
+  'a: &x\n- []\n- b: &x\n- c\nd: *x\n',
+  'a: &x\n  &x k: 1\nd: *x\n',
   'a: "multi\n  line\n\n  quoted"\n',
   'a: plain\n  multi\n\n  line\n',
   'a: 0o17\nb: 0x1F\nc: .inf\nd: -.Inf\ne: 1e3\nf: .5\ng: +12\nh: 007\ni: 1_000\nj: True\nk: NULL\n',
