@@ -7,7 +7,7 @@ import { rootfsRecipe } from '../../controller/partition/rootfs.ts';
 import { runChecked } from '../support/command.ts';
 import { ensureHostPackages } from '../support/host-packages.ts';
 import { buildRootfs } from '../support/rootfs.ts';
-import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
+import { bootVehicleNode, type VehicleNode, type VehicleNodeBind } from '../support/vehicle-node.ts';
 
 export const projectDir = fileURLToPath(new URL('../../', import.meta.url));
 /** Where the node sees the project: `node /opt/qm/dist/qmctl.cjs` is the installed qmctl. */
@@ -34,8 +34,19 @@ export interface QmNode extends VehicleNode {
   sh(script: string, timeoutMs?: number): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
+export interface QmNodeOptions {
+  /** Host directories the node needs besides the project's (another node's bus, shared with this one). */
+  readonly binds?: readonly VehicleNodeBind[];
+  /**
+   * A /var/cache/qm of the node's own, setup's rootfs tarball linked into it from the shared cache (bound read-only at
+   * /var/cache/qm-host): for a node where `make install` or qm-controller makes /var/cache/qm/code-cache, which must
+   * not reach the shared cache of every other node.
+   */
+  readonly ownCacheDir?: boolean;
+}
+
 /** `packages`: Debian packages the node needs besides the project's own (a bench's measuring tools). */
-export async function bootQmNode(name: string, packages: readonly string[] = []): Promise<QmNode> {
+export async function bootQmNode(name: string, packages: readonly string[] = [], options: QmNodeOptions = {}): Promise<QmNode> {
   await ensureHostPackages(['busybox-static']);
   await runChecked([process.execPath, join(projectDir, 'scripts/build.mjs')], { cwd: projectDir });
   await provideQmRootfsCache();
@@ -46,8 +57,9 @@ export async function bootQmNode(name: string, packages: readonly string[] = [])
     binds: [
       { host: projectDir.replace(/\/$/, ''), node: installedProject, readOnly: true },
       { host: process.execPath, node: '/usr/local/bin/node', readOnly: true },
-      { host: setupCacheDir, node: '/var/cache/qm' },
+      options.ownCacheDir ? { host: setupCacheDir, node: '/var/cache/qm-host', readOnly: true } : { host: setupCacheDir, node: '/var/cache/qm' },
       { host: '/bin/busybox', node: '/usr/local/lib/busybox', readOnly: true },
+      ...(options.binds ?? []),
     ],
   });
   try {
@@ -55,15 +67,19 @@ export async function bootQmNode(name: string, packages: readonly string[] = [])
     // QM's nested podman stores images with fuse-overlayfs: the node gets /dev/fuse as a vehicle would have it.
     const fuse = await node.exec(['sh', '-c', 'test -e /dev/fuse || mknod -m 666 /dev/fuse c 10 229']);
     if (fuse.code !== 0) throw new Error(`cannot create /dev/fuse in the node: ${fuse.stderr}`);
+    if (options.ownCacheDir) {
+      const linked = await node.exec(['sh', '-c', 'mkdir -p /var/cache/qm && ln -sf /var/cache/qm-host/rootfs-*.tar.zst /var/cache/qm/']);
+      if (linked.code !== 0) throw new Error(`cannot link setup's rootfs tarball in the node: ${linked.stderr}`);
+    }
   } catch (error) {
     await node.stop().catch(() => undefined);
     throw error;
   }
-  return {
-    ...node,
-    qmctl: (args, timeoutMs = 300_000) => node.exec(['node', `${installedProject}/dist/qmctl.cjs`, ...args], { timeoutMs }),
-    sh: (script, timeoutMs = 120_000) => node.exec(['sh', '-c', script], { timeoutMs }),
-  };
+  // Onto the node itself, not a copy: leaderPid, root and systemBusAddress are getters that follow a reboot.
+  return Object.assign(node, {
+    qmctl: (args: readonly string[], timeoutMs = 300_000) => node.exec(['node', `${installedProject}/dist/qmctl.cjs`, ...args], { timeoutMs }),
+    sh: (script: string, timeoutMs = 120_000) => node.exec(['sh', '-c', script], { timeoutMs }),
+  });
 }
 
 /** A test-only drop-in for QM's podman: nested containers without cgroups, which v1 cannot nest three deep (machine.md). */
