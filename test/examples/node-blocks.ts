@@ -17,13 +17,21 @@ const imagePackages = ['socat'];
 const imageExcludes = ['./usr/share/doc', './usr/share/locale', './usr/share/man', './usr/share/info', './var/cache/apt', './var/lib/apt/lists'];
 
 /**
- * Prepares a booted node for the blocks: `qmctl` on PATH (the project's dist/qmctl.cjs beside its .parts, through
- * the read-only bind at /opt/qm) and the examples' rootfs tarball.
+ * Files whose node blocks need more than one vehicle node, run by a test of their own rather than by
+ * book-e2e.test.ts: the file, and the test that runs its blocks.
  */
-export async function prepareNodeForBlocks(node: QmNode): Promise<void> {
+export const ownVehicleBlocks: ReadonlyMap<string, string> = new Map([['examples/vehicle/README.md', 'test/examples/vehicle-boot-e2e.test.ts']]);
+
+/** `qmctl` on the node's PATH: the project's dist/qmctl.cjs beside its .parts, through the read-only bind at /opt/qm. */
+export async function installQmctl(node: QmNode): Promise<void> {
   const bin = join(node.root, 'usr/local/bin/qmctl');
   await writeFile(bin, `#!/bin/sh\nexec node ${installedProject}/dist/qmctl.cjs "$@"\n`);
   await chmod(bin, 0o755);
+}
+
+/** Prepares a booted node for the blocks: `qmctl` on PATH and the examples' rootfs tarball. */
+export async function prepareNodeForBlocks(node: QmNode): Promise<void> {
+  await installQmctl(node);
   const image = await buildRootfs({ suite: 'trixie', packages: imagePackages });
   await mkdir(join(node.root, '/var/tmp/examples'), { recursive: true });
   await runChecked(['tar', '-C', image.dir, ...imageExcludes.map((path) => `--exclude=${path}`), '-cf', join(node.root, exampleRootfsTarball), '.']);
