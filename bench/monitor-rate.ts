@@ -56,7 +56,7 @@ async function burst(source: { child: ChildProcess; lines: Interface }, follower
   return { sourceKept, results: followers.map((f, i) => ({ name: f.name, kept: kept[i]!, cpuPerChange: cpu[i]! / count })) };
 }
 
-export async function monitorRate({ sweeps = 3 } = {}): Promise<void> {
+export async function monitorRate({ sweeps = 5 } = {}): Promise<void> {
   const bus = await startPrivateBus();
   const sourceChild = await startStandinProcess([bus.address], SOURCE);
   const source = { child: sourceChild, lines: createInterface({ input: sourceChild.stdout! }) };
@@ -76,8 +76,8 @@ export async function monitorRate({ sweeps = 3 } = {}): Promise<void> {
     const keptUpTo: Record<string, number[]> = { qmctl: [], 'dbus-monitor': [] };
     const cpu: Record<string, number[]> = { qmctl: [], 'dbus-monitor': [] };
     for (let sweep = 0; sweep < sweeps; sweep++) {
-      // 5 s of changes: CPU time is counted in 10 ms ticks.
-      const { results: at } = await burst(source, followers, CPU_RATE, CPU_RATE * 5);
+      // 10 s of changes: CPU time is counted in 10 ms ticks.
+      const { results: at } = await burst(source, followers, CPU_RATE, CPU_RATE * 10);
       for (const { name, cpuPerChange } of at) cpu[name]!.push(cpuPerChange);
       let sourceLimit: number | undefined;
       const highest: Record<string, number> = { qmctl: 0, 'dbus-monitor': 0 };

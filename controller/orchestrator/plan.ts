@@ -79,7 +79,9 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
   for (const unit of units) {
     for (const need of unit.needs) {
       const key = unitKey(need.node, need.unit);
-      neededBy.set(key, [...(neededBy.get(key) ?? []), unit]);
+      const dependents = neededBy.get(key);
+      if (dependents) dependents.push(unit);
+      else neededBy.set(key, [unit]);
     }
   }
 
@@ -135,7 +137,11 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
     if (!step) continue;
     steps.push(step);
     fileStep.set(unit.key, step.id);
-    if (step.error === undefined) reloadAfter.set(unit.node, [...(reloadAfter.get(unit.node) ?? []), step.id]);
+    if (step.error === undefined) {
+      const before = reloadAfter.get(unit.node);
+      if (before) before.push(step.id);
+      else reloadAfter.set(unit.node, [step.id]);
+    }
   }
   for (const [node, afterEnded] of reloadAfter) {
     steps.push({ id: stepId('daemon-reload', node), action: 'daemon-reload', node, after: [], afterEnded, change: 'reload unit files' });
