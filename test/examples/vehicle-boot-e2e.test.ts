@@ -16,6 +16,7 @@ import { loadLayout, type Layout, type UnitSpec } from '../../controller/layout/
 import { outputMatches, runnableBlocks, type RunnableBlock } from '../docs/blocks.ts';
 import { bootQmNode, projectDir, waitForQmScript, type QmNode } from '../partition/qm-node.ts';
 import { runChecked, type CommandResult } from '../support/command.ts';
+import { rootOwnsPolicy } from '../support/dbus-daemon.ts';
 import { bootVehicleNode, type VehicleNode } from '../support/vehicle-node.ts';
 import { installQmctl, nodeShell, ownVehicleBlocks } from './node-blocks.ts';
 
@@ -71,15 +72,7 @@ exec node --import tsx test/standin/main.ts --address unix:path=/run/dbus/system
 `;
 
 /** Test-only, as BlueChi's package ships it: root owns org.eclipse.bluechi and may call it. */
-const standinPolicy = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <policy user="root">
-    <allow own="org.eclipse.bluechi"/>
-    <allow send_destination="org.eclipse.bluechi"/>
-  </policy>
-</busconfig>
-`;
+const standinPolicy = rootOwnsPolicy('org.eclipse.bluechi');
 
 const expectOk = (result: CommandResult, what: string): string => {
   if (result.code !== 0) throw new Error(`${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);

@@ -29,6 +29,19 @@ const allowAll = `<policy context="default">
     <allow user="*"/>
   </policy>`;
 
+/** A system bus policy file, as a daemon's package ships it: root may own `name` and call it. */
+export function rootOwnsPolicy(name: string): string {
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root">
+    <allow own="${name}"/>
+    <allow send_destination="${name}"/>
+  </policy>
+</busconfig>
+`;
+}
+
 export async function startPrivateBus(options: PrivateBusOptions = {}): Promise<PrivateBus> {
   const dir = await mkdtemp(join(tmpdir(), 'qm-bus-'));
   const socket = join(dir, 'bus');

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { registerCleanup } from './cleanup.ts';
 import { runCommand } from './command.ts';
-import { startPrivateBus, stopChild, type PrivateBus } from './dbus-daemon.ts';
+import { rootOwnsPolicy, startPrivateBus, stopChild, type PrivateBus } from './dbus-daemon.ts';
 import { bootVehicleNode, type VehicleNode, type VehicleNodeFile } from './vehicle-node.ts';
 
 export const defaultRealNodes: readonly string[] = ['node1', 'node2', 'qm.node1'];
@@ -176,15 +176,7 @@ LogTarget=journald
     {
       // The agent owns org.eclipse.bluechi.Agent on the node's system bus.
       path: '/etc/dbus-1/system.d/qm-test-bluechi-agent.conf',
-      content: `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <policy user="root">
-    <allow own="org.eclipse.bluechi.Agent"/>
-    <allow send_destination="org.eclipse.bluechi.Agent"/>
-  </policy>
-</busconfig>
-`,
+      content: rootOwnsPolicy('org.eclipse.bluechi.Agent'),
     },
     {
       path: '/etc/systemd/system/bluechi-agent.service',
