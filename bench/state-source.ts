@@ -19,25 +19,30 @@ const standin = await startStandin({ address, nodes: [{ name: 'a', units: [{ nam
 /** The stand-in's signal for each state, as written on its connection, and that connection. */
 async function record(): Promise<{ socket: Socket; signals: [Buffer, Buffer] }> {
   const seen: Array<{ socket: Socket; bytes: Buffer }> = [];
+  let written: (() => void) | undefined;
   const write = Socket.prototype.write;
   Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
     const bytes = Buffer.isBuffer(chunk) ? chunk : (chunk as { data?: Buffer }).data;
-    if (bytes && bytes[1] === 4 && bytes.includes('UnitStateChanged') && bytes.includes('noise.service')) seen.push({ socket: this, bytes: Buffer.from(bytes) });
+    if (bytes && bytes[1] === 4 && bytes.includes('UnitStateChanged') && bytes.includes('noise.service')) {
+      seen.push({ socket: this, bytes: Buffer.from(bytes) });
+      written?.();
+    }
     return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
   } as typeof Socket.prototype.write;
+  const find = (state: string) => seen.find(({ bytes }) => bytes.includes(`\0${state}\0`));
   try {
     for (const [active, sub] of [['active', 'running'], ['inactive', 'dead']] as const) {
+      const signalled = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the stand-in wrote no UnitStateChanged signal for ${active}`)), 5_000);
+        written = () => find(active) && (clearTimeout(timer), resolve());
+      });
       standin.setUnitState('a', 'noise.service', active, sub);
-      for (let waited = 0; !seen.some(({ bytes }) => bytes.includes(`\0${active}\0`)); waited += 10) {
-        if (waited > 5_000) throw new Error(`the stand-in wrote no UnitStateChanged signal for ${active}`);
-        await delay(10);
-      }
+      await signalled;
     }
   } finally {
     Socket.prototype.write = write;
   }
-  const find = (state: string) => seen.find(({ bytes }) => bytes.includes(`\0${state}\0`))!;
-  return { socket: find('active').socket, signals: [find('active').bytes, find('inactive').bytes] };
+  return { socket: find('active')!.socket, signals: [find('active')!.bytes, find('inactive')!.bytes] };
 }
 
 let recorded: Awaited<ReturnType<typeof record>> | undefined;

@@ -1,11 +1,9 @@
 // Bundles qmctl, qm-controller and qm-bluechi-gate into one executable file each (dist/qmctl.cjs, …), so an installed
 // system needs only node.
 //
-// Start-up is dominated by V8 compiling this file. The large third-party packages (dbus-next,
-// winston, yaml and what they pull in) are needed only by the commands that use them, so each is
-// bundled apart and embedded compressed, as a string: a short string literal costs next to nothing
-// to scan, and it is unpacked and compiled the first time a command imports that package, from a
-// V8 code cache when root has made one (controller/bundle/).
+// Each executable is a small launcher (controller/bundle/launch.ts) and NAME.parts: the program and each large
+// third-party package (dbus-next, winston, yaml and what they pull in) bundled apart, so that a command reads and
+// compiles only what it uses, from a V8 code cache when root has made one.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
