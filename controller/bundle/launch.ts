@@ -37,13 +37,17 @@ function read(start: number, end: number): Buffer {
   }
 }
 
-/** Part `name` compiled, with `cacheName`.v8 as its code cache; root writes the cache on exit when there was none to use. */
-function compile(name: string, cacheName: string): unknown {
+/**
+ * Part `name` (its bytes, read here unless given) compiled, with `cacheName`.v8 as its code cache; root writes the
+ * cache on exit when there was none to use.
+ */
+function compile(name: string, cacheName: string, bytes?: Buffer): unknown {
   const part = QM_PARTS[name]!;
   const cacheFile = join(cacheDir, `${cacheName}.v8`);
   const cachedData = readCodeCache(cacheFile, part.sha256);
   // The build made every part ASCII (esbuild escapes the rest), so latin1 decodes it exactly and fastest.
-  const script = new Script(read(part.start, part.end).toString('latin1'), { filename: `${partsFile}:${name}`, cachedData });
+  const source = (bytes ?? read(part.start, part.end)).toString('latin1');
+  const script = new Script(source, { filename: `${partsFile}:${name}`, cachedData });
   // Made at exit, so it holds all that this run compiled; not made at all where it could not be kept.
   if ((cachedData === undefined || script.cachedDataRejected) && (mayWrite ??= mayWriteCodeCaches(cacheDir))) {
     process.once('exit', () => writeCodeCache(cacheFile, part.sha256, script.createCachedData()));
@@ -61,9 +65,13 @@ function load(name: string): unknown {
   return packages.get(name);
 }
 
+// The header and the program behind it, in one read.
+const program = QM_PARTS.program!;
+let headed: Buffer | undefined;
 let header: string;
 try {
-  header = read(0, QM_PARTS_HEADER.length).toString('latin1');
+  headed = read(0, program.end);
+  header = headed.toString('latin1', 0, QM_PARTS_HEADER.length);
 } catch (error) {
   header = (error as Error).message;
 }
@@ -73,4 +81,4 @@ if (header !== QM_PARTS_HEADER) {
 }
 // A command's code cache holds what that command compiled, so each command reads only its own code back.
 const command = process.argv.slice(2).find((arg) => QM_COMMANDS.includes(arg));
-(compile('program', command ? `${QM_PROGRAM}.${command}` : QM_PROGRAM) as Program)(module.exports, require, module, __filename, __dirname, pathToFileURL(__filename).href, load);
+(compile('program', command ? `${QM_PROGRAM}.${command}` : QM_PROGRAM, headed!.subarray(program.start)) as Program)(module.exports, require, module, __filename, __dirname, pathToFileURL(__filename).href, load);
