@@ -71,3 +71,11 @@ test('shown output: exact lines, trailing blanks ignored, <...> within a line, .
   t.false(outputMatches('first\n...\nlast\n', 'first\nx\n'));
   t.true(outputMatches('a (b) [c] $d\n', 'a (b) [c] $d\n'));
 });
+
+test('shown output: a table column as wide as this run\'s values, still two spaces apart at least', (t) => {
+  const shown = 'RESULT  TIME   DETAIL\ndone    12 ms\n';
+  t.true(outputMatches(shown, 'RESULT  TIME  DETAIL\ndone    12 ms\n'));
+  t.true(outputMatches(shown, 'RESULT  TIME    DETAIL\ndone    12 ms\n'));
+  t.false(outputMatches(shown, 'RESULT TIME DETAIL\ndone    12 ms\n'));
+  t.false(outputMatches(shown, 'RESULT  TIME   DETAIL\ndone 12 ms\n'));
+});

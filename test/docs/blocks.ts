@@ -143,8 +143,16 @@ const normalise = (text: string): string[] => {
   return lines;
 };
 
-const linePattern = (line: string): RegExp =>
-  new RegExp(`^${line.split(ANY_TEXT).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+/**
+ * A shown line as a pattern. Columns of a table are two or more spaces apart and as wide as
+ * what they hold this time (a TIME of `12 ms` widens its column), so a run of two or more
+ * spaces stands for any such run.
+ */
+const linePattern = (line: string): RegExp => {
+  const literal = (part: string): string =>
+    part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/ {2,}/g, ' {2,}');
+  return new RegExp(`^${line.split(ANY_TEXT).map(literal).join('.*')}$`);
+};
 
 /** Whether `actual` is what `shown` shows, `...` lines and `<...>` standing for what varies. */
 export function outputMatches(shown: string, actual: string): boolean {
