@@ -9,16 +9,9 @@ import type { Command, Context, GlobalOptions, OptionSpec } from './command.ts';
 import { reportInterrupted } from './interrupt.ts';
 import { secondsOption } from './seconds.ts';
 import { commandNames, loadCommand } from './registry.ts';
+import { globalOptions, splitCommand, takesNextValue } from './command-line.ts';
 
-/** The options every command takes, before or after its name. */
-export const globalOptions: OptionSpec = {
-  help: { type: 'boolean', short: 'h' },
-  json: { type: 'boolean' },
-  'bus-address': { type: 'string' },
-  verbose: { type: 'boolean', short: 'v', multiple: true },
-  'log-level': { type: 'string' },
-  timeout: { type: 'string' },
-};
+export { globalOptions };
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
@@ -111,19 +104,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-function splitCommand(argv: readonly string[]): string[] {
-  // Global options may precede the command name: `qmctl --json list-nodes`.
-  const args = [...argv];
-  const before: string[] = [];
-  while (args.length > 0 && args[0]!.startsWith('-') && !['-h', '--help', '--version'].includes(args[0]!)) {
-    const option = args.shift()!;
-    before.push(option);
-    if (takesNextValue(option, globalOptions) && args.length > 0) before.push(args.shift()!);
-  }
-  const [name, ...rest] = args;
-  return name === undefined ? [] : [name, ...before, ...rest];
-}
-
 /** Splits `args` where the passed-through command line starts: after `own` positionals of the command's own. */
 function splitPassthrough(args: readonly string[], options: OptionSpec, own: number): [string[], string[]] {
   let positionals = 0;
@@ -138,14 +118,6 @@ function splitPassthrough(args: readonly string[], options: OptionSpec, own: num
     positionals++;
   }
   return [[...args], []];
-}
-
-/** Whether `arg` is a string option (long or short) whose value is the next argument, not `--key=value`. */
-function takesNextValue(arg: string, options: OptionSpec): boolean {
-  if (arg.includes('=')) return false;
-  const key = arg.replace(/^--?/, '');
-  const spec = options[key] ?? Object.values(options).find((option) => option.short === key);
-  return spec?.type === 'string';
 }
 
 function arity(min: number, max: number | undefined): string {
@@ -193,7 +165,10 @@ function createContext(global: GlobalOptions, io: CliIo) {
   const context: Context = {
     global,
     stdout: io.stdout,
-    stderr: io.stderr,
+    // Read when written to: qmctl's stderr is made on first use.
+    get stderr() {
+      return io.stderr;
+    },
     tty: io.stdout.isTTY === true && !global.json && io.env.NO_COLOR === undefined,
     env: io.env,
     interrupted: abort.signal,
