@@ -1,9 +1,10 @@
 // Bundles qmctl, qm-controller and qm-bluechi-gate into one executable file each (dist/qmctl.cjs, …), so an installed
 // system needs only node.
 //
-// Each executable is a small launcher (controller/bundle/launch.ts) and NAME.parts: the program and each large
-// third-party package (dbus-next, winston, yaml and what they pull in) bundled apart, so that a command reads and
-// compiles only what it uses, from a V8 code cache when root has made one.
+// Each executable is a small launcher (controller/bundle/launch.ts) and NAME.parts: the program (whole, and for qmctl
+// also in parts that hold a few of its commands each) and each large third-party package (dbus-next, winston, yaml and
+// what they pull in) bundled apart, so that a command reads and compiles only what it uses, from a V8 code cache when
+// root has made one.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -57,6 +58,23 @@ const dbusNextPatches = {
   ],
   'dbus-next/lib/client/proxy-object.js': ["const xml2js = require('xml2js');"],
   'dbus-next/lib/handshake.js': ["const crypto = require('crypto');"],
+  // Not a deferred require: each connection to a unix:path= address first tried require('usocket'), a package that
+  // is not bundled (above), and fell back to net on the failure: 1-2 ms of module resolution and a thrown error on
+  // every start-up.
+  'dbus-next/lib/connection.js': [
+    [
+      `            try {
+              const usocket = require('usocket');
+              const sock = new usocket.USocket({ path: params.path });
+              sock.supportsUnixFd = negotiateUnixFd;
+              return sock;
+            } catch (err) {
+              // TODO: maybe emit warning?
+              return net.createConnection(params.path);
+            }`,
+      '            return net.createConnection(params.path);',
+    ],
+  ],
   // Every message's header is marshalled through these checks: assert itself is required only when one fails.
   'dbus-next/lib/marshall.js': [
     [
@@ -144,9 +162,13 @@ const requiredOnFirstUse = {
 // 1. The lazily compiled dependencies: one CommonJS bundle per package, so a command compiles only the packages it
 // imports (the bus verbs need dbus-next, not winston or yaml).
 const packageParts = {};
-for (const name of lazyPackages) {
+// Packages that another package requires, on first use, from a part of their own: dbus-next's introspection (xml2js,
+// sax and xmlbuilder, half of its bytes) is the daemons' only, never a qmctl command's.
+const packageDependencies = { 'dbus-next': ['xml2js'] };
+for (const name of [...lazyPackages, ...Object.values(packageDependencies).flat()]) {
   const bundled = await build({
     ...common,
+    external: [...common.external, ...(packageDependencies[name] ?? [])],
     plugins: [requiredOnFirstUse],
     stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: process.cwd(), loader: 'js' },
     format: 'cjs',
@@ -183,32 +205,76 @@ const listed = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=mod
 if (listed.status !== 0) throw new Error(`build: listing qmctl's commands failed: ${listed.stderr}`);
 const qmctlCommands = JSON.parse(listed.stdout);
 
+// qmctl's program is also built in parts that each hold a few of its commands, the ones that share most of their
+// code; the launcher compiles the part that holds the command run (a third of the program's bytes for a bus verb,
+// 6-7 ms less start-up on these machines) and the whole program only for help. A command in no family here has a
+// part of its own. The cost is disk: the code the parts share is in each of them.
+const commandFamilies = {
+  bus: [
+    'list-nodes', 'list-units', 'list-unit-files', 'start', 'stop', 'restart', 'reload', 'freeze', 'thaw', 'kill', 'enable',
+    'disable', 'is-enabled', 'daemon-reload', 'reset-failed', 'status', 'monitor', 'metrics', 'is-online', 'get-default',
+    'set-default', 'set-loglevel',
+  ],
+  layout: ['plan', 'apply', 'layout', 'controller-status', 'controller-reload'],
+  partition: ['setup', 'show', 'exec', 'execin', 'cp', 'check'],
+};
+for (const command of Object.values(commandFamilies).flat()) {
+  if (!qmctlCommands.includes(command)) throw new Error(`build: commandFamilies names ${command}, which is not a qmctl command`);
+}
+/** Each command's part of the program: `commands:FAMILY`, or `commands:COMMAND` for one in no family. */
+const commandParts = Object.fromEntries(
+  qmctlCommands.map((command) => [command, `commands:${Object.keys(commandFamilies).find((family) => commandFamilies[family].includes(command)) ?? command}`]),
+);
+
+// A part's program: controller/cli/registry.ts loads only the part's commands; asked for another (which the
+// launcher's choice of part rules out) it says so.
+const onlyCommands = (part, commands) => ({
+  name: 'only-commands',
+  setup(plugin) {
+    plugin.onLoad({ filter: /[\\/]controller[\\/]cli[\\/]registry\.ts$/ }, async ({ path }) => {
+      let seen = 0;
+      const contents = (await readFile(path, 'utf8')).replace(/^( +'?([a-z-]+)'?: )\(\) => import\('\.\/commands\/[a-z-]+\.ts'\)(,?)$/gm, (line, key, name, comma) => {
+        seen++;
+        return commands.includes(name) ? line : `${key}() => Promise.reject(new Error(${JSON.stringify(`qmctl: ${part} does not hold the command ${name}`)}))${comma}`;
+      });
+      if (seen !== qmctlCommands.length) throw new Error(`build: ${path} has ${seen} command loaders as the build reads them, not ${qmctlCommands.length}`);
+      return { contents, loader: 'ts' };
+    });
+  },
+});
+
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 
 // qm-controller and qm-bluechi-gate are files of their own rather than qmctl subcommands: the daemons' code stays
 // out of the file every qmctl start-up compiles, and systemd's ExecStart names what it runs.
 // Each is CommonJS (.cjs), which Node loads faster than an ES module, also as /usr/bin/qmctl with no extension.
 for (const [entry, program, commands] of [
-  ['controller/cli/qmctl.ts', 'qmctl', qmctlCommands],
-  ['controller/daemon/qm-controller.ts', 'qm-controller', []],
-  ['controller/bluechi-gate/qm-bluechi-gate.ts', 'qm-bluechi-gate', []],
+  ['controller/cli/qmctl.ts', 'qmctl', commandParts],
+  ['controller/daemon/qm-controller.ts', 'qm-controller', {}],
+  ['controller/bluechi-gate/qm-bluechi-gate.ts', 'qm-bluechi-gate', {}],
 ]) {
-  // 3. The program, as one function expression the launcher compiles.
+  // 3. The program, as one function expression the launcher compiles; the whole of it, and each part of its commands.
   const used = new Set();
-  const bundled = await build({
-    ...common,
-    entryPoints: [entry],
-    format: 'cjs',
-    write: false,
-    // rxjs' ES module build, so it is tree-shaken to the operators used (its exports map sends node to CommonJS).
-    alias: { rxjs: './node_modules/rxjs/dist/esm/index.js' },
-    define: { 'import.meta.url': '__qmUrl' },
-    plugins: [lazyDependencies(used)],
-  });
-  const parts = {
-    program: `(function (exports, require, module, __filename, __dirname, __qmUrl, __qmLoad) {${bundled.outputFiles[0].text}\n})`,
-    ...Object.fromEntries([...used].sort().map((name) => [name, packageParts[name]])),
+  const programOf = async (plugins = []) => {
+    const bundled = await build({
+      ...common,
+      entryPoints: [entry],
+      format: 'cjs',
+      write: false,
+      // rxjs' ES module build, so it is tree-shaken to the operators used (its exports map sends node to CommonJS).
+      alias: { rxjs: './node_modules/rxjs/dist/esm/index.js' },
+      define: { 'import.meta.url': '__qmUrl' },
+      plugins: [lazyDependencies(used), ...plugins],
+    });
+    return `(function (exports, require, module, __filename, __dirname, __qmUrl, __qmLoad) {${bundled.outputFiles[0].text}\n})`;
   };
+  const parts = { program: await programOf() };
+  for (const part of new Set(Object.values(commands))) {
+    const held = Object.keys(commands).filter((command) => commands[command] === part);
+    parts[part] = await programOf([onlyCommands(part, held)]);
+  }
+  for (const name of [...used]) for (const dependency of packageDependencies[name] ?? []) used.add(dependency);
+  Object.assign(parts, Object.fromEntries([...used].sort().map((name) => [name, packageParts[name]])));
   // 4. The executable, the launcher (controller/bundle/launch.ts), and NAME.parts, a header naming the build and
   // the parts one after another. Parts are ASCII (esbuild's default charset), read back as latin1.
   let offset = 0;
@@ -229,7 +295,7 @@ for (const [entry, program, commands] of [
     format: 'cjs',
     define: {
       QM_PROGRAM: JSON.stringify(program),
-      QM_COMMANDS: JSON.stringify(commands),
+      QM_COMMAND_PARTS: JSON.stringify(commands),
       QM_PARTS: JSON.stringify(placed),
       QM_PARTS_HEADER: JSON.stringify(header),
     },

@@ -2,16 +2,21 @@
 // NAME.parts (scripts/build.mjs), from V8 code caches when root has made them. Node reads and decodes a whole
 // executable before it runs a line of it — several milliseconds for each 100 KB on these machines — and Node 20 keeps no
 // code cache for the files it loads itself; here only the bytes a command uses are read, and compiled code read back.
-// A package is compiled the first time the program imports it, so a command pays only for the packages it uses.
+// A package is compiled the first time the program imports it, so a command pays only for the packages it uses; of
+// qmctl's program, a command compiles the part that holds it and a few commands like it.
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
+import { commandOf } from '../cli/command-line.ts';
 import { CODE_CACHE_DIR, mayWriteCodeCaches, readCodeCache, writeCodeCache } from './code-cache.ts';
 
-/** Set by the build: the executable's name, its commands (each a code cache of its own), and its parts. */
+/**
+ * Set by the build: the executable's name; its commands, each with the part of the program that holds it (each
+ * command has a code cache of its own), none for the daemons; and its parts.
+ */
 declare const QM_PROGRAM: string;
-declare const QM_COMMANDS: readonly string[];
+declare const QM_COMMAND_PARTS: Readonly<Record<string, string>>;
 /** Each part's place in NAME.parts and its sha256 (which names the source a code cache was made from). */
 declare const QM_PARTS: Readonly<Record<string, { readonly start: number; readonly end: number; readonly sha256: string }>>;
 /** NAME.parts' first line: which build made it. */
@@ -27,11 +32,14 @@ const partsFile = existsSync(besideMe) ? besideMe : join(__dirname, '..', 'share
 const cacheDir = process.env.QM_CODE_CACHE_DIR || CODE_CACHE_DIR;
 let mayWrite: boolean | undefined;
 
-function read(start: number, end: number): Buffer {
+/** The bytes of NAME.parts in each of `ranges`, read through one open. */
+function read(...ranges: Array<readonly [start: number, end: number]>): Buffer[] {
   const fd = openSync(partsFile, 'r');
   try {
-    const bytes = Buffer.allocUnsafe(end - start);
-    return bytes.subarray(0, readSync(fd, bytes, 0, bytes.length, start));
+    return ranges.map(([start, end]) => {
+      const bytes = Buffer.allocUnsafe(end - start);
+      return bytes.subarray(0, readSync(fd, bytes, 0, bytes.length, start));
+    });
   } finally {
     closeSync(fd);
   }
@@ -46,7 +54,7 @@ function compile(name: string, cacheName: string, bytes?: Buffer): unknown {
   const cacheFile = join(cacheDir, `${cacheName}.v8`);
   const cachedData = readCodeCache(cacheFile, part.sha256);
   // The build made every part ASCII (esbuild escapes the rest), so latin1 decodes it exactly and fastest.
-  const source = (bytes ?? read(part.start, part.end)).toString('latin1');
+  const source = (bytes ?? read([part.start, part.end])[0]!).toString('latin1');
   const script = new Script(source, { filename: `${partsFile}:${name}`, cachedData });
   // Made at exit, so it holds all that this run compiled; not made at all where it could not be kept.
   if ((cachedData === undefined || script.cachedDataRejected) && (mayWrite ??= mayWriteCodeCaches(cacheDir))) {
@@ -56,22 +64,30 @@ function compile(name: string, cacheName: string, bytes?: Buffer): unknown {
 }
 
 const packages = new Map<string, unknown>();
+/** What a package requires: another package of NAME.parts (dbus-next's xml2js), or Node's own. */
+const requireFromParts = Object.assign((id: string) => (Object.hasOwn(QM_PARTS, id) ? load(id) : module.require(id)), require);
 function load(name: string): unknown {
   if (!packages.has(name)) {
     const module = { exports: {} };
-    (compile(name, `${QM_PROGRAM}-${name}`) as CommonJs)(module, module.exports, require);
+    (compile(name, `${QM_PROGRAM}-${name}`) as CommonJs)(module, module.exports, requireFromParts);
     packages.set(name, module.exports);
   }
   return packages.get(name);
 }
 
-// The header and the program behind it, in one read.
-const program = QM_PARTS.program!;
-let headed: Buffer | undefined;
+// The command run, found as qmctl finds it, chooses the part of the program to compile: the one that holds it, or the
+// whole program (help, an unknown command, the daemons).
+const command = commandOf(process.argv.slice(2));
+const held = command !== undefined && Object.hasOwn(QM_COMMAND_PARTS, command);
+const programPart = held ? QM_COMMAND_PARTS[command]! : 'program';
+const program = QM_PARTS[programPart]!;
+// The header, which names the build, and the program's part, through one open.
+let programBytes: Buffer | undefined;
 let header: string;
 try {
-  headed = read(0, program.end);
-  header = headed.toString('latin1', 0, QM_PARTS_HEADER.length);
+  const [headerBytes, bytes] = read([0, QM_PARTS_HEADER.length], [program.start, program.end]);
+  header = headerBytes!.toString('latin1');
+  programBytes = bytes;
 } catch (error) {
   header = (error as Error).message;
 }
@@ -80,5 +96,4 @@ if (header !== QM_PARTS_HEADER) {
   process.exit(1);
 }
 // A command's code cache holds what that command compiled, so each command reads only its own code back.
-const command = process.argv.slice(2).find((arg) => QM_COMMANDS.includes(arg));
-(compile('program', command ? `${QM_PROGRAM}.${command}` : QM_PROGRAM, headed!.subarray(program.start)) as Program)(module.exports, require, module, __filename, __dirname, pathToFileURL(__filename).href, load);
+(compile(programPart, held ? `${QM_PROGRAM}.${command}` : QM_PROGRAM, programBytes) as Program)(module.exports, require, module, __filename, __dirname, pathToFileURL(__filename).href, load);

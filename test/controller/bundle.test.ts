@@ -4,6 +4,8 @@ import test from 'ava';
 import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commandOf } from '../../controller/cli/command-line.ts';
+import { commandNames, loadCommand } from '../../controller/cli/registry.ts';
 import { runCommand } from '../support/command.ts';
 import { qmctlBin, QMCTL_BIN } from '../support/qmctl.ts';
 
@@ -82,4 +84,40 @@ test('a missing parts file is named', async (t) => {
   const result = await runCommand([qmctl, 'version']);
   t.is(result.code, 1);
   t.regex(result.stderr, /qmctl\.parts is missing .*ENOENT/);
+});
+
+test('every command runs from the part of the program the launcher picks for it, global options before it or not', async (t) => {
+  // `COMMAND --help` loads the command's module: a part that did not hold it would say so and exit 1.
+  for (const name of commandNames) {
+    const command = (await loadCommand(name))!;
+    const result = await qmctlBin([name, '--help']);
+    t.is(result.code, 0, `${name}: ${result.stderr}`);
+    t.true(result.stdout.startsWith(`Usage: qmctl ${command.usage}\n`), `${name}: ${result.stdout}`);
+  }
+  // An option's value that names a command is not the command.
+  const bus = await qmctlBin(['--bus-address', 'unix:path=/nonexistent/start', '--timeout', '5', '--json', 'list-nodes']);
+  t.is(bus.code, 3, bus.stderr);
+  t.regex(bus.stderr, /cannot reach the D-Bus bus at unix:path=\/nonexistent\/start/);
+});
+
+test('the whole program answers help and commands it does not have', async (t) => {
+  const help = await qmctlBin(['--json', '--help']);
+  t.is(help.code, 0, help.stderr);
+  for (const name of commandNames) t.regex(help.stdout, new RegExp(`^  ${name} `, 'm'));
+  const unknown = await qmctlBin(['--json', 'toString']);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /^qmctl: unknown command "toString"; 'qmctl --help' lists the commands\n$/);
+});
+
+test('the launcher finds the command as qmctl does', (t) => {
+  t.is(commandOf(['list-nodes']), 'list-nodes');
+  t.is(commandOf(['--bus-address', 'start', 'list-nodes']), 'list-nodes');
+  t.is(commandOf(['--bus-address=unix:path=/x', '-v', 'status', 'n', 'u']), 'status');
+  t.is(commandOf(['--timeout', '5', 'start', 'n', 'u']), 'start');
+  t.is(commandOf(['--version']), 'version');
+  t.is(commandOf(['--json', '--help']), undefined);
+  t.is(commandOf(['-h', 'start']), undefined);
+  t.is(commandOf(['help']), undefined);
+  t.is(commandOf([]), undefined);
+  t.is(commandOf(['--json']), undefined);
 });
