@@ -22,6 +22,11 @@ export interface UnitRef {
   readonly unit: UnitName;
 }
 
+/** A unit the layout names, with its key made once: what a plan looks up for each of a vehicle's needs. */
+export interface KeyedUnitRef extends UnitRef {
+  readonly key: UnitKey;
+}
+
 /** How often the controller may repair a unit that left its desired state, and how long it waits in between. */
 export interface RestartBudget {
   /** Repairs allowed within `windowMs`; 0 turns repair off for this unit. */
@@ -33,8 +38,7 @@ export interface RestartBudget {
 
 export const DEFAULT_RESTART_BUDGET: RestartBudget = { attempts: 3, windowMs: 300_000, backoffMs: 1_000 };
 
-export interface UnitSpec extends UnitRef {
-  readonly key: UnitKey;
+export interface UnitSpec extends KeyedUnitRef {
   /** The vehicle node it belongs to; differs from `node` for units in a QM partition. */
   readonly host: NodeName;
   readonly partition: boolean;
@@ -42,7 +46,7 @@ export interface UnitSpec extends UnitRef {
   /** Whether the unit file should be enabled; undefined leaves it as it is. */
   readonly enabled: boolean | undefined;
   /** Units that must be running before this one starts (and that stop only after it stopped). */
-  readonly needs: readonly UnitRef[];
+  readonly needs: readonly KeyedUnitRef[];
   readonly restart: RestartBudget;
   /** Where the unit was declared (its key in the last file that mentioned it). */
   readonly origin: Position;

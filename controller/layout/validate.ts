@@ -13,7 +13,7 @@ import {
   type Position,
   type RestartBudget,
   type UnitKey,
-  type UnitRef,
+  type KeyedUnitRef,
   type UnitSpec,
 } from './model.ts';
 import { quote } from '../quote.ts';
@@ -38,7 +38,7 @@ type Path = readonly (string | number)[];
 
 /** A dependency as written; where it is written is computed only for an error about it. */
 interface Need {
-  readonly ref: UnitRef;
+  readonly ref: KeyedUnitRef;
   readonly text: string;
   readonly written: Tree;
   /** The path of `needs`, and the item's index when it is a list. */
@@ -214,8 +214,8 @@ function readNeeds(tree: Tree, node: NodeName, path: Path, fail: Fail): Need[] {
     if (problem) return fail(item.pos, itemPath(), `dependency ${quote(text)}: invalid node name: ${problem}`);
     const unitProblem = unitNameProblem(unitText);
     if (unitProblem) return fail(item.pos, itemPath(), `dependency ${quote(text)}: invalid unit name: ${unitProblem}`);
-    const ref = { node: nodeText as NodeName, unit: unitText as UnitName };
-    const key = unitKey(ref.node, ref.unit);
+    const key = unitKey(nodeText as NodeName, unitText as UnitName);
+    const ref = { node: nodeText as NodeName, unit: unitText as UnitName, key };
     if (listed.has(key)) return fail(item.pos, itemPath(), `dependency ${quote(text)} is listed twice`);
     listed.add(key);
     needs.push({ ref, text, written: item, path, index });
@@ -301,7 +301,7 @@ function checkNeeds(nodes: ReadonlyMap<NodeName, NodeSpec>, units: ReadonlyMap<U
   const placed = new Set<string>([...nodes.values()].flatMap((node) => (node.qm ? [node.name, partitionNode(node.name)] : [node.name])));
   for (const unit of units.values()) {
     for (const need of unit.needs) {
-      const key = unitKey(need.ref.node, need.ref.unit);
+      const key = need.ref.key;
       if (!placed.has(need.ref.node)) {
         const host = nodes.get(need.ref.node.slice(QM_PREFIX.length) as NodeName);
         const hint = need.ref.node.startsWith(QM_PREFIX) && host ? ` (${host.name} has no QM partition)` : '';
@@ -326,11 +326,11 @@ function checkCycles(units: ReadonlyMap<UnitKey, DraftUnit>, fail: Fail): void {
   const edges = new Map<UnitKey, UnitKey[]>(
     [...units.values()].map((unit) => [
       unit.key,
-      unit.needs.map((need) => unitKey(need.ref.node, need.ref.unit)).filter((key) => units.has(key)),
+      unit.needs.map((need) => need.ref.key).filter((key) => units.has(key)),
     ]),
   );
   for (const cycle of findCycles([...units.keys()], (key) => edges.get(key) ?? [])) {
-    const links = cycle.slice(1).map((target, index) => units.get(cycle[index]!)!.needs.find((need) => unitKey(need.ref.node, need.ref.unit) === target)!);
+    const links = cycle.slice(1).map((target, index) => units.get(cycle[index]!)!.needs.find((need) => need.ref.key === target)!);
     const first = links[0]!;
     // A cycle closed by a drop-in is the merge's doing: name where each link is written.
     const inFiles = new Set(links.map((link) => link.written.source));

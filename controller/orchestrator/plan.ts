@@ -57,6 +57,33 @@ export type Planned = { readonly ok: true; readonly plan: Plan } | { readonly ok
 export const stepId = (action: Action, node: NodeName, unit?: UnitName): StepId =>
   (unit === undefined ? `${action} ${node}` : `${action} ${unitKey(node, unit)}`) as StepId;
 
+/** An empty list: shared, where a list is read only. */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** A start or stop a unit needs, with the id of its step and what it changes (`inactive → running`). */
+interface Job {
+  readonly action: 'start' | 'stop';
+  readonly id: StepId;
+  readonly change: string;
+}
+
+/** What planning learns of one unit of the layout. */
+interface Planning {
+  readonly unit: UnitSpec;
+  /** Its node when online. */
+  readonly node: ObservedNode | undefined;
+  /** The job it needs; undefined when it is in its desired state, 'unknown' when its node is offline. */
+  readonly job: Job | 'unknown' | undefined;
+  /** The units it needs. */
+  needs: readonly Planning[];
+  /** The units that need it, if any (made once a stop asks). */
+  neededBy: Planning[] | undefined;
+  /** The units whose jobs its job must follow, once asked. */
+  predecessors: readonly Planning[] | undefined;
+  /** Why its job waits; null once known that it does not. */
+  reason: string | null | undefined;
+}
+
 /**
  * Per node: enable/disable what differs, then one daemon-reload once those ended (whatever their result),
  * then start/stop what differs. A start waits for its own unit's enable/disable and for the starts of the
@@ -70,68 +97,81 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
   const errors = unknownNodes(layout, observed);
   if (errors.length > 0) return { ok: false, errors };
 
-  const units = [...layout.units.values()];
   const online = (node: NodeName): ObservedNode | undefined => {
     const found = observed.nodes.get(node);
     return found?.online ? found : undefined;
   };
-  const neededBy = new Map<UnitKey, UnitSpec[]>();
-  for (const unit of units) {
-    for (const need of unit.needs) {
-      const key = unitKey(need.node, need.unit);
-      const dependents = neededBy.get(key);
-      if (dependents) dependents.push(unit);
-      else neededBy.set(key, [unit]);
-    }
-  }
-
-  // The job each unit needs, if any (undefined: in its desired state); 'unknown' when its node is offline.
-  const jobs = new Map<UnitKey, { action: 'start' | 'stop'; change: string } | 'unknown' | undefined>();
-  for (const unit of units) {
+  // One record per unit, holding all planning learns of it: a vehicle has thousands of units and several times as
+  // many needs, and a map per fact made the planner's time per unit grow with the vehicle (tables out of cache, and
+  // more for the collector to copy).
+  const records = new Map<UnitKey, Planning>();
+  // `inactive → running`: one string for each pair, not one per unit.
+  const changes = new Map<string, string>();
+  const change = (active: string, state: string) => {
+    const pair = `${active} ${state}`;
+    let text = changes.get(pair);
+    if (text === undefined) changes.set(pair, (text = `${active} → ${state}`));
+    return text;
+  };
+  for (const unit of layout.units.values()) {
     const node = online(unit.node);
-    if (!node) {
-      jobs.set(unit.key, 'unknown');
-      continue;
+    let job: Planning['job'] = 'unknown';
+    if (node) {
+      const active = activeStateOf(node, unit.unit);
+      const action = unit.state === 'running' ? (isRunning(active) ? undefined : 'start') : isStopped(active) ? undefined : 'stop';
+      job = action && { action, id: `${action} ${unit.key}` as StepId, change: change(active, unit.state) };
     }
-    const active = activeStateOf(node, unit.unit);
-    if (unit.state === 'running' && !isRunning(active)) jobs.set(unit.key, { action: 'start', change: `${active} → running` });
-    else if (unit.state === 'stopped' && !isStopped(active)) jobs.set(unit.key, { action: 'stop', change: `${active} → stopped` });
-    else jobs.set(unit.key, undefined);
+    records.set(unit.key, { unit, node, job, needs: NONE, neededBy: undefined, predecessors: undefined, reason: undefined });
   }
+  // Needs resolved to records (validation made sure they are in the layout).
+  for (const record of records.values()) {
+    if (record.unit.needs.length > 0) record.needs = record.unit.needs.map((need) => records.get(need.key)!);
+  }
+  // And the reverse, which only stops follow: made the first time a stop asks.
+  let reversed = false;
+  const neededBy = (record: Planning): readonly Planning[] => {
+    if (!reversed) {
+      reversed = true;
+      for (const needer of records.values()) for (const needed of needer.needs) (needed.neededBy ??= []).push(needer);
+    }
+    return record.neededBy ?? NONE;
+  };
 
-  // Which other units' jobs a unit's job must follow: starts follow needs, stops follow the reverse.
-  const predecessors = (unit: UnitSpec): UnitSpec[] => {
-    const job = jobs.get(unit.key);
-    if (job === undefined || job === 'unknown') return [];
-    const related = job.action === 'start' ? unit.needs.map((need) => layout.units.get(unitKey(need.node, need.unit))!) : neededBy.get(unit.key) ?? [];
-    return related.filter((other) => jobs.get(other.key) !== undefined);
+  // Which other units' jobs a unit's job must follow: starts follow needs, stops follow the reverse. Memoised.
+  const predecessors = (record: Planning): readonly Planning[] => {
+    if (record.predecessors === undefined) {
+      const { job } = record;
+      const related = job === undefined || job === 'unknown' ? NONE : job.action === 'start' ? record.needs : neededBy(record);
+      // From cold every one has a job: then the list is the related one itself.
+      record.predecessors = related.every((other) => other.job !== undefined) ? related : related.filter((other) => other.job !== undefined);
+    }
+    return record.predecessors;
   };
 
   // A job waits while anything it must follow is unknown or itself waiting; memoised over the acyclic graph.
-  const waitReason = new Map<UnitKey, string | undefined>();
-  const reasonOf = (unit: UnitSpec): string | undefined => {
-    if (waitReason.has(unit.key)) return waitReason.get(unit.key);
-    let reason: string | undefined;
-    if (jobs.get(unit.key) === 'unknown') reason = `node ${unit.node} is offline`;
-    else {
-      for (const other of predecessors(unit)) {
-        const otherReason = reasonOf(other);
-        if (otherReason !== undefined) {
-          reason = jobs.get(other.key) === 'unknown' ? `${other.key} is on node ${other.node}, which is offline` : `${other.key} waits: ${otherReason}`;
-          break;
+  const reasonOf = (record: Planning): string | undefined => {
+    if (record.reason === undefined) {
+      const { unit } = record;
+      record.reason = null;
+      if (record.job === 'unknown') record.reason = `node ${unit.node} is offline`;
+      else {
+        for (const other of predecessors(record)) {
+          const otherReason = reasonOf(other);
+          if (otherReason !== undefined) {
+            record.reason = other.job === 'unknown' ? `${other.unit.key} is on node ${other.unit.node}, which is offline` : `${other.unit.key} waits: ${otherReason}`;
+            break;
+          }
         }
       }
     }
-    waitReason.set(unit.key, reason);
-    return reason;
+    return record.reason ?? undefined;
   };
 
   const steps: Step[] = [];
   // The unit-file step of each unit, and per node those the vehicle will run (what its reload follows).
   const fileStep = new Map<UnitKey, StepId>();
   const reloadAfter = new Map<NodeName, StepId[]>();
-  for (const unit of units) {
-    const node = online(unit.node);
+  for (const { unit, node } of records.values()) {
     if (!node || unit.enabled === undefined) continue;
     const step = unitFileStep(unit, node.unitFiles.get(unit.unit));
     if (!step) continue;
@@ -143,28 +183,35 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
       else reloadAfter.set(unit.node, [step.id]);
     }
   }
+  const reloads = new Map<NodeName, StepId>();
   for (const [node, afterEnded] of reloadAfter) {
-    steps.push({ id: stepId('daemon-reload', node), action: 'daemon-reload', node, after: [], afterEnded, change: 'reload unit files' });
+    const id = stepId('daemon-reload', node);
+    reloads.set(node, id);
+    steps.push({ id, action: 'daemon-reload', node, after: [], afterEnded, change: 'reload unit files' });
   }
 
   const waiting: Waiting[] = [];
-  for (const unit of units) {
-    const job = jobs.get(unit.key);
+  for (const record of records.values()) {
+    const { unit, job } = record;
     if (job === undefined) continue;
-    const reason = reasonOf(unit);
+    const reason = reasonOf(record);
     if (reason !== undefined) {
       waiting.push({ key: unit.key, node: unit.node, reason });
       continue;
     }
     if (job === 'unknown') continue;
+    const after = predecessors(record).map((other) => (other.job as Job).id);
     const own = job.action === 'start' ? fileStep.get(unit.key) : undefined;
-    const after = [
-      ...(reloadAfter.has(unit.node) ? [stepId('daemon-reload', unit.node)] : []),
-      ...(own === undefined ? [] : [own]),
-      ...predecessors(unit).map((other) => stepId((jobs.get(other.key) as { action: 'start' | 'stop' }).action, other.node, other.unit)),
-    ];
-    const needs = job.action === 'start' && unit.needs.length > 0 ? { needs: unit.needs } : {};
-    steps.push({ id: stepId(job.action, unit.node, unit.unit), action: job.action, node: unit.node, unit: unit.unit, after, afterEnded: [], change: job.change, ...needs });
+    if (own !== undefined) after.unshift(own);
+    const reload = reloads.get(unit.node);
+    if (reload !== undefined) after.unshift(reload);
+    const { id, action, change } = job;
+    // `needs` only on a start of a unit that has them: no copy of the step to add it.
+    steps.push(
+      action === 'start' && unit.needs.length > 0
+        ? { id, action, node: unit.node, unit: unit.unit, after, afterEnded: NONE, change, needs: unit.needs }
+        : { id, action, node: unit.node, unit: unit.unit, after, afterEnded: NONE, change },
+    );
   }
 
   const offline = layoutNodes(layout).filter((node) => !online(node));
@@ -213,40 +260,69 @@ function unknownNodes(layout: Layout, observed: Observed): QmError[] {
   );
 }
 
-/** Kahn's algorithm, keeping the given order among steps that are ready together; linear in steps and edges. */
+/**
+ * Kahn's algorithm by levels, keeping the given order among steps of one level: a step's level is one more than its
+ * deepest prerequisite's. Linear in steps and edges, over arrays indexed by step id: it runs on every plan, the
+ * daemon's every reconcile of a vehicle's thousands of units, and what it allocates (a Set per step, as it once did)
+ * is what the garbage collector then copies. Ids are unique in a plan; were one repeated, its steps would go together,
+ * after the prerequisites of the last of them.
+ */
 export function topologicalOrder(steps: readonly Step[]): Step[] {
-  // Kahn's order by levels: a step's level is one more than its deepest prerequisite's; each level keeps input order.
-  const prerequisites = new Map(steps.map((step) => [step.id, new Set([...step.after, ...step.afterEnded])]));
-  const left = new Map<StepId, number>();
-  const dependents = new Map<StepId, StepId[]>();
-  for (const [id, before] of prerequisites) {
-    left.set(id, before.size);
-    for (const prerequisite of before) {
-      const waiting = dependents.get(prerequisite);
-      if (waiting) waiting.push(id);
-      else dependents.set(prerequisite, [id]);
+  // Each distinct id, numbered in order of first appearance, and the step whose prerequisites it has.
+  const idOf = new Map<StepId, number>();
+  const stepOf: number[] = [];
+  const idOfStep = new Int32Array(steps.length);
+  steps.forEach((step, index) => {
+    let id = idOf.get(step.id);
+    if (id === undefined) idOf.set(step.id, (id = stepOf.length));
+    stepOf[id] = index;
+    idOfStep[index] = id;
+  });
+  const ids = stepOf.length;
+  // Each edge as prerequisite → dependent; a prerequisite named twice is two edges, counted and released twice. One
+  // that is no step's never ends: its dependents are reported with the steps of a cycle.
+  const left = new Int32Array(ids);
+  const edges = new Int32Array(ids + 1);
+  const eachPrerequisite = (visit: (prerequisite: number | undefined, dependent: number) => void) => {
+    for (let dependent = 0; dependent < ids; dependent++) {
+      const step = steps[stepOf[dependent]!]!;
+      for (const id of step.after) visit(idOf.get(id), dependent);
+      for (const id of step.afterEnded) visit(idOf.get(id), dependent);
     }
-  }
-  const level = new Map<StepId, number>();
-  let current = [...prerequisites.keys()].filter((id) => left.get(id) === 0);
-  for (let depth = 0; current.length > 0; depth++) {
-    const next: StepId[] = [];
+  };
+  eachPrerequisite((prerequisite, dependent) => {
+    left[dependent]!++;
+    if (prerequisite !== undefined) edges[prerequisite + 1]!++;
+  });
+  for (let id = 0; id < ids; id++) edges[id + 1]! += edges[id]!;
+  const dependents = new Int32Array(edges[ids]!);
+  const filled = edges.slice(0, ids);
+  eachPrerequisite((prerequisite, dependent) => {
+    if (prerequisite !== undefined) dependents[filled[prerequisite]!++] = dependent;
+  });
+
+  const level = new Int32Array(ids).fill(-1);
+  let current: number[] = [];
+  for (let id = 0; id < ids; id++) if (left[id] === 0) current.push(id);
+  let depth = 0;
+  for (; current.length > 0; depth++) {
+    const next: number[] = [];
     for (const id of current) {
-      level.set(id, depth);
-      for (const dependent of dependents.get(id) ?? []) {
-        const count = left.get(dependent)! - 1;
-        left.set(dependent, count);
-        if (count === 0) next.push(dependent);
-      }
+      level[id] = depth;
+      for (let edge = edges[id]!; edge < edges[id + 1]!; edge++) if (--left[dependents[edge]!]! === 0) next.push(dependents[edge]!);
     }
     current = next;
   }
-  if (level.size < prerequisites.size) {
-    throw new Error(`plan has a cycle among ${[...prerequisites.keys()].filter((id) => !level.has(id)).join(', ')}`);
+  if (level.includes(-1)) {
+    throw new Error(`plan has a cycle among ${[...idOf.keys()].filter((_, id) => level[id] === -1).join(', ')}`);
   }
-  const levels: Step[][] = [];
-  for (const step of steps) (levels[level.get(step.id)!] ??= []).push(step);
-  return levels.flat();
+  // A stable bucket sort of the steps by level.
+  const starts = new Int32Array(depth + 1);
+  for (const id of idOfStep) starts[level[id]! + 1]!++;
+  for (let at = 0; at < depth; at++) starts[at + 1]! += starts[at]!;
+  const ordered = new Array<Step>(steps.length);
+  steps.forEach((step, index) => (ordered[starts[level[idOfStep[index]!]!]!++] = step));
+  return ordered;
 }
 
 /** Nothing to do: no steps, nothing waiting. */

@@ -48,8 +48,8 @@ test('QM units run on the node qm.<host>; dependencies resolve on their own node
   t.is<string, string>(radio.host, 'ecu-a');
   t.true(radio.partition);
   t.deepEqual(radio.needs as unknown, [
-    { node: 'ecu-a', unit: 'gw.service' },
-    { node: 'qm.ecu-a', unit: 'ui.service' },
+    { node: 'ecu-a', unit: 'gw.service', key: 'ecu-a/gw.service' },
+    { node: 'qm.ecu-a', unit: 'ui.service', key: 'qm.ecu-a/ui.service' },
   ]);
   t.deepEqual(radio.restart, { attempts: 1, windowMs: 90_000, backoffMs: 250 });
   t.is(parsed.units.get('ecu-a/gw.service' as never)!.enabled, true);
