@@ -2,17 +2,20 @@
 // stand-in's monitor signals, which dbus-monitor sees as a bus monitor). At rising rates, each 2 s long, a follower
 // keeps up when it printed every change within 1 s of the last one sent; the highest rate kept up with, qmctl's ÷
 // dbus-monitor's (target ≥ 1.0), and the CPU time per change of each at a rate both keep up with (target ≤ 1.2).
-// The source (stand-in) runs in its own process. Sweeps repeated; medians and spreads printed.
+// The source (stand-in) runs in its own process. Sweeps repeated; medians and spreads printed. Then the same CPU
+// figure against a bare dbus-next follower (bench/dbus-next-follower.mjs): what qmctl adds to the library it reads
+// the bus with (target ≤ 1.1), since against dbus-monitor the cost of Node and dbus-next is counted too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface, type Interface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
-import { loadNote, median, reportRatio, spread } from './measure.ts';
+import { interleaved, loadNote, median, reportRatio, spread } from './measure.ts';
 import { BENCH_QMCTL, cpuMs, startStandinProcess } from './processes.ts';
 
 const SOURCE = fileURLToPath(new URL('./state-source.ts', import.meta.url));
+const DBUS_NEXT_FOLLOWER = fileURLToPath(new URL('./dbus-next-follower.mjs', import.meta.url));
 const RATES = [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 16_000, 20_000, 24_000, 32_000, 48_000, 64_000];
 const SECONDS = 2;
 /** Rate for the CPU figure: low enough that both keep up on a loaded 2-core machine. */
@@ -56,12 +59,55 @@ async function burst(source: { child: ChildProcess; lines: Interface }, follower
   return { sourceKept, results: followers.map((f, i) => ({ name: f.name, kept: kept[i]!, cpuPerChange: cpu[i]! / count })) };
 }
 
-export async function monitorRate({ sweeps = 5 } = {}): Promise<void> {
+export async function monitorRate({ sweeps = 5, floorRounds = 4 } = {}): Promise<void> {
+  await againstDbusMonitor(sweeps);
+  await againstDbusNext(floorRounds);
+}
+
+/** A line of qmctl monitor's about a change of noise.service on node a. */
+const isMonitorLine = (line: string) => line.startsWith('a noise.service: ') && line.includes(' (');
+
+/**
+ * qmctl monitor's CPU per change against a bare dbus-next follower's (bench/dbus-next-follower.mjs), each in a run of
+ * its own (a fresh bus and source: the source replays the signal it recorded for the first monitor subscribed), the
+ * two alternating. Both are Node programs reading with dbus-next, so the ratio is what qmctl adds to what the
+ * library and Node cost; against dbus-monitor that floor is itself counted.
+ */
+async function againstDbusNext(rounds: number): Promise<void> {
+  const phase = async (name: string, args: readonly string[]) => {
+    const bus = await startPrivateBus();
+    const sourceChild = await startStandinProcess([bus.address], SOURCE);
+    const source = { child: sourceChild, lines: createInterface({ input: sourceChild.stdout! }) };
+    const follower = follow(name, process.execPath, [...args, bus.address], isMonitorLine);
+    try {
+      await delay(1_000);
+      await burst(source, [follower], 200, 100);
+      if (follower.count < 100) throw new Error(`${name} saw ${follower.count} of the 100 warm-up changes`);
+      await burst(source, [follower], 5_000, 10_000);
+      const { results } = await burst(source, [follower], CPU_RATE, CPU_RATE * 10);
+      if (!results[0]!.kept) throw new Error(`${name} did not keep up with ${CPU_RATE} changes/s`);
+      return results[0]!.cpuPerChange * 1000;
+    } finally {
+      await stopChild(follower.child);
+      source.child.stdin!.end();
+      await stopChild(sourceChild);
+      await bus.stop();
+    }
+  };
+  console.log(`monitor-rate: qmctl monitor against a bare dbus-next follower, ${rounds} rounds of a run each, ${CPU_RATE * 10} changes at ${CPU_RATE}/s after 10,000; ${loadNote()}`);
+  const cpu = await interleaved(rounds, {
+    qmctl: () => phase('qmctl', [BENCH_QMCTL, 'monitor', 'a', '--bus-address']),
+    'dbus-next': () => phase('dbus-next', [DBUS_NEXT_FOLLOWER]),
+  });
+  reportRatio(`monitor-rate: CPU time per change at ${CPU_RATE}/s, qmctl monitor ÷ a bare dbus-next follower`, cpu.qmctl, cpu['dbus-next'], '≤ 1.1: what qmctl adds', 'µs');
+}
+
+async function againstDbusMonitor(sweeps: number): Promise<void> {
   const bus = await startPrivateBus();
   const sourceChild = await startStandinProcess([bus.address], SOURCE);
   const source = { child: sourceChild, lines: createInterface({ input: sourceChild.stdout! }) };
   const followers = [
-    follow('qmctl', process.execPath, [BENCH_QMCTL, '--bus-address', bus.address, 'monitor', 'a'], (line) => line.startsWith('a noise.service: ') && line.includes(' (')),
+    follow('qmctl', process.execPath, [BENCH_QMCTL, '--bus-address', bus.address, 'monitor', 'a'], isMonitorLine),
     follow('dbus-monitor', 'dbus-monitor', ['--address', bus.address, "type='signal',interface='org.eclipse.bluechi.Monitor'"], (line) => line.startsWith('signal ') && line.includes('member=UnitStateChanged')),
   ];
   try {
