@@ -1,9 +1,23 @@
 // 100 unit starts across 10 nodes with 50 ms job latency in one qmctl call, against one qmctl call starting one unit:
 // both pay one process start-up and one job's latency, so the ratio is what the other 99 concurrent jobs add
-// (comparing with 100 sequential calls measured mostly 100 start-ups). The stand-in runs in its own process.
+// (comparing with 100 sequential calls measured mostly 100 start-ups). The same two runs of a bare dbus-next program
+// doing what qmctl start does (bench/dbus-next-starter.mjs) give the floor: what those 99 jobs cost any Node program
+// reading the bus with dbus-next, and the stand-in serving them. The stand-in runs in its own process.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
 import { interleaved, loadNote, median, reportRatio, spread, timeAsync } from './measure.ts';
 import { cpuMs, runQmctl, startStandinProcess } from './processes.ts';
+
+const STARTER = fileURLToPath(new URL('./dbus-next-starter.mjs', import.meta.url));
+
+function runStarter(address: string, nodes: readonly string[], units: readonly string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [STARTER, address, nodes.join(','), ...units], (error, _stdout, stderr) =>
+      error ? reject(new Error(`dbus-next-starter failed: ${stderr.slice(0, 500)}`)) : resolve(),
+    );
+  });
+}
 
 export async function concurrentStarts({ nodeCount = 10, unitsPerNode = 10, latencyMs = 50, rounds = 7 } = {}): Promise<void> {
   const bus = await startPrivateBus();
@@ -13,18 +27,33 @@ export async function concurrentStarts({ nodeCount = 10, unitsPerNode = 10, late
   // The stand-in's CPU time during each timed start: BlueChi's work, which the ratio includes (bluechi-controller,
   // written in C, does it for a fraction of the stand-in's cost).
   const standinCpu: Record<'all' | 'one', number[]> = { all: [], one: [] };
-  const start = (which: 'all' | 'one', someNodes: string[], someUnits: string[]) => async () => {
+  const start = (how: 'qmctl' | 'dbus-next', which: 'all' | 'one', someNodes: string[], someUnits: string[]) => async () => {
     await runQmctl(bus.address, ['stop', someNodes.join(','), ...someUnits]);
     const before = await cpuMs(standin.pid!);
-    const time = await timeAsync(() => runQmctl(bus.address, ['start', someNodes.join(','), ...someUnits]));
-    standinCpu[which].push((await cpuMs(standin.pid!)) - before);
+    const time = await timeAsync(() => (how === 'qmctl' ? runQmctl(bus.address, ['start', someNodes.join(','), ...someUnits]) : runStarter(bus.address, someNodes, someUnits)));
+    if (how === 'qmctl') standinCpu[which].push((await cpuMs(standin.pid!)) - before);
     return time;
   };
   try {
     console.log(`concurrent-starts: ${loadNote()}`);
-    const times = await interleaved(rounds, { all: start('all', nodes, units), one: start('one', nodes.slice(0, 1), units.slice(0, 1)) });
-    reportRatio(`concurrent-starts: one qmctl start of ${nodeCount * unitsPerNode} units on ${nodeCount} nodes ÷ one qmctl start of 1 unit`, times.all, times.one, '≤ 1.3');
-    console.log(`concurrent-starts: the stand-in's CPU time during the start of ${nodeCount * unitsPerNode} units ${median(standinCpu.all)} ms (${spread(standinCpu.all, 0)}), of 1 unit ${median(standinCpu.one)} ms, on 2 cores shared with qmctl`);
+    const one: [string[], string[]] = [nodes.slice(0, 1), units.slice(0, 1)];
+    const times = await interleaved(rounds, {
+      all: start('qmctl', 'all', nodes, units),
+      one: start('qmctl', 'one', ...one),
+      floorAll: start('dbus-next', 'all', nodes, units),
+      floorOne: start('dbus-next', 'one', ...one),
+    });
+    const count = nodeCount * unitsPerNode;
+    reportRatio(`concurrent-starts: one qmctl start of ${count} units on ${nodeCount} nodes ÷ one qmctl start of 1 unit`, times.all, times.one, '≤ 1.3');
+    reportRatio(`concurrent-starts: the same for a bare dbus-next program (bench/dbus-next-starter.mjs), the floor`, times.floorAll, times.floorOne, 'none: the floor');
+    const more = (all: number[], single: number[]) => all.map((time, round) => time - single[round]!);
+    reportRatio(
+      `concurrent-starts: what the other ${count - 1} jobs add to a run, qmctl ÷ the bare dbus-next program`,
+      more(times.all, times.one),
+      more(times.floorAll, times.floorOne),
+      '≤ 1.2: qmctl checks senders, timeouts and offline nodes; the bare program none',
+    );
+    console.log(`concurrent-starts: the stand-in's CPU time during qmctl's start of ${count} units ${median(standinCpu.all)} ms (${spread(standinCpu.all, 0)}), of 1 unit ${median(standinCpu.one)} ms, on 2 cores shared with qmctl`);
   } finally {
     await stopChild(standin);
     await bus.stop();
