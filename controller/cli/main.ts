@@ -1,7 +1,7 @@
 // qmctl: parse the command line, run one command, map errors to documented exit codes.
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { resolveBusAddress } from '../bus/address.ts';
+import { busAddressProblem, busAddressSource, resolveBusAddress } from '../bus/address.ts';
 import type { Bus } from '../bus/connection.ts';
 import { ExitCode, isQmError, QmError } from '../errors.ts';
 import type { BlueChi } from '../bluechi/client.ts';
@@ -86,9 +86,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`qmctl: ${timeout.error}\n`);
     return ExitCode.usage;
   }
+  const busAddress = resolveBusAddress(values['bus-address'] as string | undefined, io.env);
+  const addressProblem = busAddressProblem(busAddress);
+  if (addressProblem) {
+    io.stderr.write(`qmctl: ${busAddressSource(values['bus-address'] as string | undefined, io.env)} ${JSON.stringify(busAddress)} is not a D-Bus address: ${addressProblem}\n`);
+    return ExitCode.usage;
+  }
   const global: GlobalOptions = {
     json: values.json === true,
-    busAddress: resolveBusAddress(values['bus-address'] as string | undefined, io.env),
+    busAddress,
     logLevel,
     timeoutMs: timeout.ms,
   };

@@ -27,6 +27,33 @@ test('unknown commands and options exit 2 with the usage', async (t) => {
   t.regex(result.stderr, /Unknown option '--bogus'[\s\S]*Usage: qmctl start/);
 });
 
+test('a bus address that is not one is a usage error naming where it came from, before any connection', async (t) => {
+  // An option's value taken for the address: it failed in dbus-next with "Cannot read properties of undefined".
+  const swapped = await qmctl(['--bus-address', 'start', 'list-nodes']);
+  t.is(swapped.code, 2);
+  t.is(swapped.stderr, 'qmctl: --bus-address "start" is not a D-Bus address: "start" has no TRANSPORT: prefix (e.g. unix:path=/var/run/dbus/system_bus_socket)\n');
+  const fromEnv = await qmctl(['list-nodes'], { DBUS_SYSTEM_BUS_ADDRESS: 'unix:abstract=/tmp/dbus-x' });
+  t.is(fromEnv.code, 2);
+  t.regex(fromEnv.stderr, /^qmctl: \$DBUS_SYSTEM_BUS_ADDRESS "unix:abstract=\/tmp\/dbus-x" is not a D-Bus address: unix: takes path, guid, not "abstract"\n$/);
+  for (const [address, problem] of [
+    ['tcp:host=h', 'tcp: needs port='],
+    ['unix:path=', 'unix: path= is empty'],
+    ['unix:path', '"path" in "unix:path" is not KEY=VALUE'],
+    ['launchd:env=X', 'transport "launchd" is not supported'],
+    ['unix:path=/run/a;nope', '"nope" has no TRANSPORT: prefix'],
+  ]) {
+    const result = await qmctl(['--bus-address', address!, 'status', 'n', 'u.service']);
+    t.is(result.code, 2, address);
+    t.true(result.stderr.includes(problem!), `${address}: ${result.stderr}`);
+  }
+  // Good ones pass the check: the connection itself then says it cannot reach them (exit 3).
+  for (const address of ['unix:path=/nonexistent/bus,guid=0123', 'unix:path=/nonexistent/a;unix:path=/nonexistent/b']) {
+    const result = await qmctl(['--bus-address', address, 'list-nodes']);
+    t.is(result.code, 3, `${address}: ${result.stderr}`);
+    t.regex(result.stderr, /cannot reach the D-Bus bus/);
+  }
+});
+
 test('names of Object.prototype members are unknown commands, not a crash', async (t) => {
   for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
     const result = await qmctl([name]);

@@ -76,6 +76,16 @@ test('an invalid layout at start: every error with file:line, exit 2, the name n
   t.regex(daemon.output(), /layout\.yaml:5:\d+: nodes\.a\.units\[y\.service\]\.bogus: unknown key "bogus"/);
 });
 
+test('a bus address that is not one: named with where it came from, exit 2', async (t) => {
+  if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
+  const dir = await layoutDir('nodes:\n  a:\n    units:\n      x.service: {}\n');
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const daemon = run(['--layout', dir, '--bus-address', 'system']);
+  t.teardown(() => stopChild(daemon.child, 'SIGKILL'));
+  t.is(await daemon.exited, 2);
+  t.regex(daemon.output(), /error: --bus-address "system" is not a D-Bus address: "system" has no TRANSPORT: prefix/);
+});
+
 test('a second qm-controller while one owns the name: says so and exits 3, as its help promises', async (t) => {
   if (!existsSync(BIN)) return t.fail(`${BIN} is missing: run npm run build`);
   const { bus, dir, probe } = await vehicleRunningOne(t, ['one.service']);
