@@ -52,6 +52,13 @@ export interface ChrootRun {
 const emptiedDirs = ['/tmp', '/run', '/var/lib', '/var/tmp'];
 /** Directories covered by a tmpfs holding a copy of what the rootfs has there: `files` may then replace or add to them. */
 const copiedDirs = ['/etc/containers', '/usr/share/containers'];
+/**
+ * Directories the rootfs lacks that `files` may fill (the sub-packages' examples, QM's containers.conf.d): made
+ * (`mkdir -p`, safe when runs race) and covered by an empty tmpfs. Copying files outside every covered directory wrote into the shared
+ * cache, where two runs at once collided (`cp: cannot create directory …/usr/share/qm: File exists`).
+ */
+const madeDirs = ['/usr/share/qm', '/etc/qm'];
+const coveredDirs = [...emptiedDirs, ...copiedDirs, ...madeDirs];
 
 /**
  * Runs `script` in a chroot of the cached trixie rootfs (podman 5.4, quadlet at /usr/libexec/podman/quadlet), as root.
@@ -63,6 +70,8 @@ export async function runInTrixie(run: ChrootRun): Promise<{ code: number; stdou
   for (const dir of [...emptiedDirs, ...copiedDirs, '/proc', '/sys', '/dev']) {
     if (!(await stat(join(rootfs, dir)).catch(() => undefined))?.isDirectory()) throw new Error(`${rootfs} has no ${dir}: not the trixie rootfs expected`);
   }
+  const outside = Object.keys(run.files ?? {}).filter((path) => !coveredDirs.some((dir) => path.startsWith(`${dir}/`)));
+  if (outside.length > 0) throw new Error(`runInTrixie: ${outside.join(', ')} would be written into the shared rootfs; put them under ${coveredDirs.join(', ')}`);
   const scratch = await mkdtemp('/tmp/qm-subpackages-');
   try {
     const staged = join(scratch, 'files');
@@ -77,6 +86,7 @@ export async function runInTrixie(run: ChrootRun): Promise<{ code: number; stdou
       `R=${quote(rootfs)} S=${quote(scratch)}`,
       ...copiedDirs.flatMap((dir, index) => [`cp -a "$R${dir}" "$S/copy${index}"`, `mount -t tmpfs none "$R${dir}"`, `cp -a "$S/copy${index}/." "$R${dir}/"`]),
       ...emptiedDirs.map((dir) => `mount -t tmpfs none "$R${dir}"`),
+      ...madeDirs.map((dir) => `mkdir -p "$R${dir}" && mount -t tmpfs none "$R${dir}"`),
       'mkdir -p "$R/var/lib/containers"',
       'mount -t proc proc "$R/proc"',
       'mount --rbind /sys "$R/sys"',
