@@ -119,6 +119,7 @@ export function planLayout(layout: Layout, observed: Observed): Planned {
     if (node) {
       const active = activeStateOf(node, unit.unit);
       const action = unit.state === 'running' ? (isRunning(active) ? undefined : 'start') : isStopped(active) ? undefined : 'stop';
+      // The id is stepId(action, unit.node, unit.unit), made from the key the layout already holds.
       job = action && { action, id: `${action} ${unit.key}` as StepId, change: change(active, unit.state) };
     }
     records.set(unit.key, { unit, node, job, needs: NONE, neededBy: undefined, predecessors: undefined, reason: undefined });
