@@ -19,7 +19,7 @@ function coldVehicle(layout: Layout): Observed {
   return { nodes: new Map([...units].map(node)) };
 }
 
-export async function planLayoutBench({ rounds = 7, layers = 4, width = 5 } = {}): Promise<void> {
+export async function planLayoutBench({ rounds = 15, layers = 4, width = 5 } = {}): Promise<void> {
   const perNode = layers * width;
   const sizes = [1_000, 4_000, 16_000];
   const inputs = sizes.map((size) => {
