@@ -28,12 +28,14 @@ export function splitCommand(argv: readonly string[]): string[] {
   return name === undefined ? [] : [name, ...before, ...rest];
 }
 
-/** The command `argv` runs (`version` for `--version`), or undefined when it asks for help or names no command. */
-export function commandOf(argv: readonly string[]): string | undefined {
-  const [name] = splitCommand(argv);
-  if (name === undefined || HELP.includes(name)) return undefined;
-  return name === '--version' ? 'version' : name;
+/** The command that splitCommand's first word runs (`version` for `--version`), or undefined: help, or no command. */
+export function commandIn(first: string | undefined): string | undefined {
+  if (first === undefined || HELP.includes(first)) return undefined;
+  return first === '--version' ? 'version' : first;
 }
+
+/** The command `argv` runs, as qmctl reads it. */
+export const commandOf = (argv: readonly string[]): string | undefined => commandIn(splitCommand(argv)[0]);
 
 /** Whether `arg` is a string option (long or short) whose value is the next argument, not `--key=value`. */
 export function takesNextValue(arg: string, options: OptionSpec): boolean {

@@ -1,7 +1,7 @@
 // qmctl: parse the command line, run one command, map errors to documented exit codes.
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { busAddressProblem, busAddressSource, resolveBusAddress } from '../bus/address.ts';
+import { busAddressOf } from '../bus/address.ts';
 import type { Bus } from '../bus/connection.ts';
 import { ExitCode, isQmError, QmError } from '../errors.ts';
 import type { BlueChi } from '../bluechi/client.ts';
@@ -9,7 +9,7 @@ import type { Command, Context, GlobalOptions, OptionSpec } from './command.ts';
 import { reportInterrupted } from './interrupt.ts';
 import { secondsOption } from './seconds.ts';
 import { commandNames, loadCommand } from './registry.ts';
-import { globalOptions, splitCommand, takesNextValue } from './command-line.ts';
+import { commandIn, globalOptions, splitCommand, takesNextValue } from './command-line.ts';
 
 export { globalOptions };
 
@@ -42,12 +42,13 @@ ${qmctlHelp.description}
 Exit codes: ${qmctlHelp.exitCodes}`;
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const [name, ...rest] = splitCommand(argv);
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  // The launcher chose the part of the program to run from this same reading of the command line.
+  const [first, ...rest] = splitCommand(argv);
+  const name = commandIn(first);
+  if (name === undefined) {
     io.stdout.write(`${usage}\n\nCommands:\n${await commandList()}\n`);
-    return name === undefined ? ExitCode.usage : ExitCode.ok;
+    return first === undefined ? ExitCode.usage : ExitCode.ok;
   }
-  if (name === '--version') return runCli(['version', ...rest], io);
   const command = await loadCommand(name);
   if (!command) {
     io.stderr.write(`qmctl: unknown command ${JSON.stringify(name)}; 'qmctl --help' lists the commands\n`);
@@ -86,15 +87,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`qmctl: ${timeout.error}\n`);
     return ExitCode.usage;
   }
-  const busAddress = resolveBusAddress(values['bus-address'] as string | undefined, io.env);
-  const addressProblem = busAddressProblem(busAddress);
-  if (addressProblem) {
-    io.stderr.write(`qmctl: ${busAddressSource(values['bus-address'] as string | undefined, io.env)} ${JSON.stringify(busAddress)} is not a D-Bus address: ${addressProblem}\n`);
+  const bus = busAddressOf(values['bus-address'] as string | undefined, io.env);
+  if ('error' in bus) {
+    io.stderr.write(`qmctl: ${bus.error}\n`);
     return ExitCode.usage;
   }
   const global: GlobalOptions = {
     json: values.json === true,
-    busAddress,
+    busAddress: bus.address,
     logLevel,
     timeoutMs: timeout.ms,
   };

@@ -1,7 +1,7 @@
 // qm-controller [--layout PATH...] [--bus-address ADDR]: the daemon systemd starts at boot (units/qm-controller.service).
 // SIGHUP reloads the layout and applies it (an invalid one is reported, the old one kept); SIGTERM and SIGINT stop it cleanly.
 // Readiness is owning org.qm.Controller1 (Type=dbus): the name is taken once the layout is loaded and the API answers.
-import { busAddressProblem, busAddressSource, resolveBusAddress } from '../bus/address.ts';
+import { busAddressOf } from '../bus/address.ts';
 import { parseServiceArgs } from '../service-args.ts';
 import { ExitCode, isQmError } from '../errors.ts';
 import { DEFAULT_LAYOUT, loadLayout } from '../layout/index.ts';
@@ -31,10 +31,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (typeof parsed === 'number') return parsed;
   const { values, level } = parsed;
   const log = createLogger(level, process.stderr, { journal: isJournal(env) });
-  const busAddress = resolveBusAddress(values['bus-address'], env);
-  const addressProblem = busAddressProblem(busAddress);
-  if (addressProblem) {
-    log.error(`${busAddressSource(values['bus-address'], env)} ${JSON.stringify(busAddress)} is not a D-Bus address: ${addressProblem}`);
+  const bus = busAddressOf(values['bus-address'], env);
+  if ('error' in bus) {
+    log.error(bus.error);
     return ExitCode.usage;
   }
   const layoutPaths = values.layout ?? [DEFAULT_LAYOUT];
@@ -44,7 +43,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     log.error(`${loaded.errors.length} error(s) in the layout; not starting`);
     return ExitCode.usage;
   }
-  const daemon = startDaemon({ busAddress, layout: loaded.layout, layoutPaths, log });
+  const daemon = startDaemon({ busAddress: bus.address, layout: loaded.layout, layoutPaths, log });
   let stop: (code: number) => void = () => undefined;
   const stopped = new Promise<number>((resolve) => (stop = resolve));
   const onHangup = () => void daemon.reloadAndApply().catch((error: unknown) => log.error(`reload failed: ${String(error)}`));
