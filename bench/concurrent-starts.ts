@@ -3,21 +3,12 @@
 // (comparing with 100 sequential calls measured mostly 100 start-ups). The same two runs of a bare dbus-next program
 // doing what qmctl start does (bench/dbus-next-starter.mjs) give the floor: what those 99 jobs cost any Node program
 // reading the bus with dbus-next, and the stand-in serving them. The stand-in runs in its own process.
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startPrivateBus, stopChild } from '../test/support/dbus-daemon.ts';
 import { interleaved, loadNote, median, reportRatio, spread, timeAsync } from './measure.ts';
-import { cpuMs, runQmctl, startStandinProcess } from './processes.ts';
+import { cpuMs, runNode, runQmctl, startStandinProcess } from './processes.ts';
 
 const STARTER = fileURLToPath(new URL('./dbus-next-starter.mjs', import.meta.url));
-
-function runStarter(address: string, nodes: readonly string[], units: readonly string[]): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [STARTER, address, nodes.join(','), ...units], (error, _stdout, stderr) =>
-      error ? reject(new Error(`dbus-next-starter failed: ${stderr.slice(0, 500)}`)) : resolve(),
-    );
-  });
-}
 
 export async function concurrentStarts({ nodeCount = 10, unitsPerNode = 10, latencyMs = 50, rounds = 7 } = {}): Promise<void> {
   const bus = await startPrivateBus();
@@ -30,7 +21,7 @@ export async function concurrentStarts({ nodeCount = 10, unitsPerNode = 10, late
   const start = (how: 'qmctl' | 'dbus-next', which: 'all' | 'one', someNodes: string[], someUnits: string[]) => async () => {
     await runQmctl(bus.address, ['stop', someNodes.join(','), ...someUnits]);
     const before = await cpuMs(standin.pid!);
-    const time = await timeAsync(() => (how === 'qmctl' ? runQmctl(bus.address, ['start', someNodes.join(','), ...someUnits]) : runStarter(bus.address, someNodes, someUnits)));
+    const time = await timeAsync(() => (how === 'qmctl' ? runQmctl(bus.address, ['start', someNodes.join(','), ...someUnits]) : runNode(STARTER, [bus.address, someNodes.join(','), ...someUnits], 'dbus-next-starter')));
     if (how === 'qmctl') standinCpu[which].push((await cpuMs(standin.pid!)) - before);
     return time;
   };

@@ -20,9 +20,14 @@ export async function startStandinProcess(args: readonly string[], main = fileUR
 
 /** Runs qmctl to its end, asynchronously (a stand-in may answer from this very process); rejects when it fails. */
 export function runQmctl(address: string, args: readonly string[]): Promise<void> {
+  return runNode(BENCH_QMCTL, ['--bus-address', address, ...args], `qmctl ${args.slice(0, 3).join(' ')} …`);
+}
+
+/** Runs a Node program to its end, asynchronously; rejects naming it as `what` when it fails. */
+export function runNode(program: string, args: readonly string[], what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [BENCH_QMCTL, '--bus-address', address, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) =>
-      error ? reject(new Error(`qmctl ${args.slice(0, 3).join(' ')} … failed: ${stderr.slice(0, 500)}`)) : resolve(),
+    execFile(process.execPath, [program, ...args], { maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) =>
+      error ? reject(new Error(`${what} failed: ${stderr.slice(0, 500)}`)) : resolve(),
     );
   });
 }
