@@ -4,7 +4,6 @@ import { planLayout } from '../controller/orchestrator/plan.ts';
 import type { Observed, ObservedNode, ObservedUnit } from '../controller/orchestrator/observed.ts';
 import type { NodeName, UnitName } from '../controller/unit-names.ts';
 import type { Layout } from '../controller/layout/index.ts';
-import { setTimeout as delay } from 'node:timers/promises';
 import { benchLayout } from './apply-layout.ts';
 import { interleaved, loadNote, median, reportRatio, spread, timeAsync } from './measure.ts';
 
@@ -39,8 +38,6 @@ export async function planLayoutBench({ rounds = 15, layers = 4, width = 5 } = {
     for (let run = 0; run < 3; run++) {
       kept.length = 0;
       gc?.();
-      // The collector's sweeping goes on after gc() returns, and a plan allocating meanwhile would sweep for it.
-      await delay(20);
       const elapsed = await timeAsync(async () => {
         for (let made = 0; made < plans; made++) {
           const planned = planLayout(input.layout, input.observed);
