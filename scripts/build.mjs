@@ -216,7 +216,7 @@ const commandFamilies = {
     'set-default', 'set-loglevel',
   ],
   layout: ['plan', 'apply', 'layout', 'controller-status', 'controller-reload'],
-  partition: ['setup', 'show', 'exec', 'execin', 'cp', 'check'],
+  partition: ['setup', 'show', 'exec', 'execin', 'cp', 'check', 'wait'],
 };
 for (const command of Object.values(commandFamilies).flat()) {
   if (!qmctlCommands.includes(command)) throw new Error(`build: commandFamilies names ${command}, which is not a qmctl command`);

@@ -38,6 +38,7 @@ const loaders = new Map<string, () => Promise<{ default: Command }>>(Object.entr
   execin: () => import('./commands/execin.ts'),
   cp: () => import('./commands/cp.ts'),
   check: () => import('./commands/check.ts'),
+  wait: () => import('./commands/wait.ts'),
 }));
 
 export const commandNames = [...loaders.keys()];

@@ -462,11 +462,17 @@ async function startFailure(what: string): Promise<QmError> {
 }
 
 export interface QmSystemState {
+  /** `systemctl is-system-running` inside QM, `unknown` when it never answered, `offline` when qm.service is down. */
   readonly state: string;
   readonly failed: readonly string[];
+  /** When state is `offline`: qm.service's state on the host (`inactive`, `failed`). */
+  readonly qmService?: string;
 }
 
-/** Waits until QM's own systemd has finished booting (running, or any state boot cannot leave by itself). */
+/**
+ * Waits until QM's own systemd has finished booting (running, or any state boot cannot leave by itself). It stops
+ * early, `offline`, when qm.service on the host is inactive or failed: nothing would ever boot.
+ */
 export async function waitForQmSystemd(timeoutMs: number, signal?: AbortSignal): Promise<QmSystemState> {
   const deadline = performance.now() + Math.max(timeoutMs, 1000);
   let state = 'unknown';
@@ -474,6 +480,11 @@ export async function waitForQmSystemd(timeoutMs: number, signal?: AbortSignal):
     const result = await run(['podman', 'exec', qmContainer, 'systemctl', 'is-system-running'], { timeoutMs: 10_000 });
     state = result.stdout.trim() || 'unknown';
     if (['running', 'degraded', 'maintenance', 'stopping'].includes(state)) break;
+    if (state === 'unknown') {
+      // No answer: QM's container is not there yet, or its systemd has no socket yet. Unless qm.service is down.
+      const qmService = (await run(['systemctl', 'is-active', qmUnit], { timeoutMs: 10_000 })).stdout.trim();
+      if (qmService === 'inactive' || qmService === 'failed') return { state: 'offline', failed: [], qmService };
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   if (state === 'running') return { state, failed: [] };

@@ -4,7 +4,7 @@ import anyTest, { type TestFn } from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeMask, defaultCapabilities, qmCapabilities } from './capabilities.ts';
-import { bootQmNode, projectDir, setUpQm, waitForQm, type QmNode } from './qm-node.ts';
+import { bootQmNode, installedProject, projectDir, setUpQm, waitForQm, type QmNode } from './qm-node.ts';
 
 const test = anyTest as TestFn<{ node: QmNode; setupSeconds: number }>;
 const nodeName = 'qm-e2e';
@@ -168,6 +168,31 @@ test.serial("QM's root is read-only; /etc and /var are /etc/qm and /var/qm and s
   t.is(restart.code, 0, restart.stderr);
   t.is(await waitForQm(node), 'running');
   t.is((await qm(node, 'cat /etc/qm-e2e /var/qm-e2e')).stdout, 'etc\nvar\n');
+});
+
+test.serial("qmctl wait: right after a restart it returns once QM's systemd answers 'running'; with qm.service stopped it says so at once", async (t) => {
+  const { node } = t.context;
+  // Restarted and asked at once, in one shell: the moment `qmctl exec systemctl` can fail to connect.
+  const qmctl = `node ${installedProject}/dist/qmctl.cjs`;
+  const restarted = await node.sh(`systemctl restart qm.service && ${qmctl} wait && ${qmctl} exec systemctl is-system-running`);
+  t.is(restarted.code, 0, restarted.stderr);
+  t.is(restarted.stdout, 'running\nrunning\n');
+  const json = await node.qmctl(['wait', '--json']);
+  t.is(json.code, 0, json.stderr);
+  t.like(JSON.parse(json.stdout), { state: 'running', failed: [] });
+
+  t.is((await node.sh('systemctl stop qm.service')).code, 0);
+  try {
+    const started = performance.now();
+    const stopped = await node.qmctl(['wait', '--timeout', '60']);
+    t.is(stopped.code, 1);
+    t.is(stopped.stdout, 'offline\n');
+    t.regex(stopped.stderr, /qm\.service is inactive on this host/);
+    t.true(performance.now() - started < 30_000, 'it does not wait for a QM that is not starting');
+  } finally {
+    t.is((await node.sh('systemctl start qm.service')).code, 0);
+    t.is(await waitForQm(node), 'running');
+  }
 });
 
 test.serial('qmctl show and cp reach the running QM', async (t) => {
