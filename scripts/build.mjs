@@ -111,6 +111,130 @@ isMemberNameValid = rememberValid(isMemberNameValid);
 module.exports = {`,
     ],
   ],
+  // Nor this: each message was read out of the socket's stream in two reads (its 16 fixed bytes, then the rest),
+  // each slicing or joining the stream's buffered chunks and each 'readable' event queued a tick. Whole messages are
+  // now cut from each chunk as it arrives (a view, not a copy) and parsed as before; only a message split across
+  // chunks is joined, once all of it has come.
+  'dbus-next/lib/message.js': [
+    {
+      from: "  stream.on('readable', function () {",
+      to: '// given buffer which contains entire message deserialise it',
+      replacement: `  let held = [];
+  let heldLength = 0;
+  let needed = 16;
+  stream.on('data', function (chunk) {
+    const fds = chunk.fds;
+    chunk = chunk.data || chunk;
+    if (heldLength + chunk.length < needed) {
+      held.push(chunk);
+      heldLength += chunk.length;
+      return;
+    }
+    const buffer = heldLength === 0 ? chunk : Buffer.concat([...held, chunk]);
+    held = [];
+    heldLength = 0;
+    let offset = 0;
+    try {
+      for (;;) {
+        needed = 16;
+        if (buffer.length - offset < 16) break;
+        endian = buffer[offset];
+        const le = endian === LE;
+        fieldsLength = le ? buffer.readUInt32LE(offset + 12) : buffer.readUInt32BE(offset + 12);
+        bodyLength = le ? buffer.readUInt32LE(offset + 4) : buffer.readUInt32BE(offset + 4);
+        fieldsAndBodyLength = (((fieldsLength + 7) >> 3) << 3) + bodyLength;
+        needed = 16 + fieldsAndBodyLength;
+        if (buffer.length - offset < needed) break;
+        const fieldsAndBody = buffer.subarray(offset + 16, offset + needed);
+        const messageBuffer = new DBusBuffer(fieldsAndBody, 0, endian, fds, opts);
+        let message = readHeaderFields(fieldsAndBody, fieldsLength, le);
+        if (message === undefined) {
+          message = {};
+          const unmarshalledHeader = messageBuffer.readArray(headerSignature[0].child[0], fieldsLength);
+          for (let i = 0; i < unmarshalledHeader.length; ++i) {
+            message[constants.headerTypeName[unmarshalledHeader[i][0]]] = unmarshalledHeader[i][1][1][0];
+          }
+        } else {
+          messageBuffer.pos = fieldsLength;
+        }
+        messageBuffer.align(3);
+        message.serial = le ? buffer.readUInt32LE(offset + 8) : buffer.readUInt32BE(offset + 8);
+        message.type = buffer[offset + 1];
+        message.flags = buffer[offset + 2];
+        if (bodyLength > 0 && message.signature) {
+          message.body = messageBuffer.read(message.signature);
+        }
+        offset += needed;
+        needed = 16;
+        onMessage(message);
+      }
+    } finally {
+      if (offset < buffer.length) {
+        held.push(buffer.subarray(offset));
+        heldLength = buffer.length - offset;
+      }
+    }
+  });
+};
+
+// The header's fields as dbus-next reads them (field name to value), for a header whose fields all have a string,
+// object path, signature or uint32 value (every header the specification defines); undefined for any other, which is
+// then read the general way. Each field is a struct (code, variant) at an 8-byte boundary of the header, which
+// starts at byte 16 of the message.
+function readHeaderFields (bytes, length, le) {
+  // One shape for every message: the fields a header lacks are undefined, as dbus-next's reader leaves them.
+  const fields = { path: undefined, interface: undefined, member: undefined, errorName: undefined, replySerial: undefined, destination: undefined, sender: undefined, signature: undefined, unixFd: undefined, serial: 0, type: 0, flags: 0, body: undefined };
+  let pos = 0;
+  while (pos < length) {
+    pos = (pos + 7) & ~7;
+    if (pos + 4 > length || bytes[pos + 1] !== 1 || bytes[pos + 3] !== 0) return undefined;
+    const code = bytes[pos];
+    const type = bytes[pos + 2];
+    pos += 4;
+    let value;
+    if (type === 0x73 || type === 0x6f) { // s, o
+      pos = (pos + 3) & ~3;
+      const size = le ? bytes.readUInt32LE(pos) : bytes.readUInt32BE(pos);
+      value = bytes.toString('utf8', pos + 4, pos + 4 + size);
+      pos += size + 5;
+    } else if (type === 0x67) { // g
+      const size = bytes[pos];
+      value = bytes.toString('utf8', pos + 1, pos + 1 + size);
+      pos += size + 2;
+    } else if (type === 0x75) { // u
+      pos = (pos + 3) & ~3;
+      value = le ? bytes.readUInt32LE(pos) : bytes.readUInt32BE(pos);
+      pos += 4;
+    } else {
+      return undefined;
+    }
+    switch (code) {
+      case 1: fields.path = value; break;
+      case 2: fields.interface = value; break;
+      case 3: fields.member = value; break;
+      case 4: fields.errorName = value; break;
+      case 5: fields.replySerial = value; break;
+      case 6: fields.destination = value; break;
+      case 7: fields.sender = value; break;
+      case 8: fields.signature = value; break;
+      case 9: fields.unixFd = value; break;
+      // Fields the specification may add later are skipped, as it asks.
+    }
+  }
+  return pos === length ? fields : undefined;
+}
+
+`,
+    },
+  ],
+  // Nor this: each value of a message received was wrapped in two arrays to be converted, even a string or number,
+  // which come out as they went in.
+  'dbus-next/lib/marshall-compat.js': [
+    [
+      '    bodyJs.push(marshallVariantToJs([[tree], [body[i]]]));',
+      "    bodyJs.push(tree.child.length === 0 && tree.type !== 'v' && !Array.isArray(body[i]) ? body[i] : marshallVariantToJs([[tree], [body[i]]]));",
+    ],
+  ],
   'dbus-next/lib/signature.js': [
     [
       '  parseSignature: parseSignature,',
@@ -148,6 +272,14 @@ const requiredOnFirstUse = {
       if (!replacements) return undefined;
       let contents = await readFile(path, 'utf8');
       for (const replacement of replacements) {
+        if (!Array.isArray(replacement) && typeof replacement === 'object') {
+          const { from, to } = replacement;
+          const start = contents.indexOf(from);
+          const end = contents.indexOf(to, start);
+          if (start < 0 || end < 0) throw new Error(`build: ${file} no longer has the lines from ${from} to ${to} (dbusNextPatches)`);
+          contents = contents.slice(0, start) + replacement.replacement + contents.slice(end);
+          continue;
+        }
         const [line, deferred] = Array.isArray(replacement)
           ? replacement
           : [replacement, replacement.replace(/= (require\('[^']+'\));$/, '= __qmOnFirstUse(() => $1);')];
