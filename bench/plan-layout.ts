@@ -52,7 +52,14 @@ export async function planLayoutBench({ rounds = 15, layers = 4, width = 5 } = {
   // number: a single plan of 1,000 units (2-10 ms) is as long as one collection pause or one preemption on a 2-core
   // machine, and its figure swung 3× from round to round. The plans made are kept until the sample ends, so the
   // small sizes' collector copies as much live data as one large plan's does, as a daemon holding its plan would.
-  const timed = (input: (typeof inputs)[number], planner: 'planLayout' | 'floor') => async () => {
+  type Input = (typeof inputs)[number];
+  const planned = (input: Input) => {
+    const result = planLayout(input.layout, input.observed);
+    if (!result.ok || result.plan.steps.length !== input.size) throw new Error(`planLayout of ${input.size} units did not plan ${input.size} starts`);
+    return result;
+  };
+  const floor = (input: Input) => floorPlan(input.layout, input.observed);
+  const timed = (input: Input, plan: (input: Input) => unknown) => async () => {
     const plans = sizes.at(-1)! / input.size;
     const three: number[] = [];
     const kept: unknown[] = [];
@@ -60,15 +67,7 @@ export async function planLayoutBench({ rounds = 15, layers = 4, width = 5 } = {
       kept.length = 0;
       gc?.();
       const elapsed = await timeAsync(async () => {
-        for (let made = 0; made < plans; made++) {
-          if (planner === 'floor') {
-            kept.push(floorPlan(input.layout, input.observed));
-            continue;
-          }
-          const planned = planLayout(input.layout, input.observed);
-          kept.push(planned);
-          if (!planned.ok || planned.plan.steps.length !== input.size) throw new Error(`planLayout of ${input.size} units did not plan ${input.size} starts`);
-        }
+        for (let made = 0; made < plans; made++) kept.push(plan(input));
       });
       three.push(elapsed / plans);
     }
@@ -76,20 +75,27 @@ export async function planLayoutBench({ rounds = 15, layers = 4, width = 5 } = {
   };
   console.log(`plan-layout: ${rounds} rounds, ${loadNote()}`);
   const cases = inputs.flatMap((input) => [
-    [String(input.size), timed(input, 'planLayout')],
-    [`floor ${input.size}`, timed(input, 'floor')],
+    [String(input.size), timed(input, planned)],
+    [`floor ${input.size}`, timed(input, floor)],
   ]);
   const times = await interleaved(rounds, Object.fromEntries(cases) as Record<string, () => Promise<number>>);
   for (const size of sizes) {
     const each = times[String(size)]!;
-    const floor = times[`floor ${size}`]!;
+    const least = times[`floor ${size}`]!;
     console.log(
       `plan-layout: ${size} units ${median(each).toFixed(1)} ms (${spread(each)}), ${((median(each) / size) * 1000).toFixed(2)} µs per unit; ` +
-        `the floor ${median(floor).toFixed(2)} ms, ${((median(floor) / size) * 1000).toFixed(2)} µs per unit`,
+        `the floor ${median(least).toFixed(2)} ms, ${((median(least) / size) * 1000).toFixed(2)} µs per unit`,
     );
   }
-  const growth = (name: string) => times[`${name}16000`]!.map((time, round) => time / times[`${name}1000`]![round]!);
+  /** 16k ÷ 1k, round by round. */
+  const growth = (large: readonly number[], small: readonly number[]) => large.map((time, round) => time / small[round]!);
   reportRatio('plan-layout: 16,000 units ÷ 1,000 units', times['16000']!, times['1000']!, 'none: linear is 16, and see the next line');
-  reportRatio('plan-layout: the floor, 16,000 units ÷ 1,000 units', times['floor 16000']!, times['floor 1000']!, 'none: what touching the data grows by', 'ms');
-  reportRatio("plan-layout: planLayout's 16k ÷ 1k, divided by the floor's (round by round)", growth(''), growth('floor '), '≤ 1.3: grows no faster than its data', '×');
+  reportRatio('plan-layout: the floor, 16,000 units ÷ 1,000 units', times['floor 16000']!, times['floor 1000']!, 'none: what touching the data grows by');
+  reportRatio(
+    "plan-layout: planLayout's 16k ÷ 1k, divided by the floor's (round by round)",
+    growth(times['16000']!, times['1000']!),
+    growth(times['floor 16000']!, times['floor 1000']!),
+    '≤ 1.3: grows no faster than its data',
+    '×',
+  );
 }

@@ -148,9 +148,11 @@ module.exports = {`,
   // (connection.js, above), or as 'data' from another stream.
   'dbus-next/lib/message.js': [
     {
-      from: "  stream.on('readable', function () {",
+      from: '  let state = 0; // 0: header, 1: fields + body',
       to: '// given buffer which contains entire message deserialise it',
-      replacement: `  let held = [];
+      replacement: `  const LE = constants.endianness.le;
+  // What is left of the chunks so far (a message's start), and how many bytes the reader waits for.
+  let held = [];
   let heldLength = 0;
   let needed = 16;
   const onChunk = function (chunk) {
@@ -166,15 +168,13 @@ module.exports = {`,
     heldLength = 0;
     let offset = 0;
     try {
-      for (;;) {
-        needed = 16;
-        if (buffer.length - offset < 16) break;
-        endian = buffer[offset];
+      // needed is 16 here: at the start of each message.
+      while (buffer.length - offset >= 16) {
+        const endian = buffer[offset];
         const le = endian === LE;
-        fieldsLength = le ? buffer.readUInt32LE(offset + 12) : buffer.readUInt32BE(offset + 12);
-        bodyLength = le ? buffer.readUInt32LE(offset + 4) : buffer.readUInt32BE(offset + 4);
-        fieldsAndBodyLength = (((fieldsLength + 7) >> 3) << 3) + bodyLength;
-        needed = 16 + fieldsAndBodyLength;
+        const fieldsLength = le ? buffer.readUInt32LE(offset + 12) : buffer.readUInt32BE(offset + 12);
+        const bodyLength = le ? buffer.readUInt32LE(offset + 4) : buffer.readUInt32BE(offset + 4);
+        needed = 16 + (((fieldsLength + 7) >> 3) << 3) + bodyLength;
         if (buffer.length - offset < needed) break;
         const fieldsAndBody = buffer.subarray(offset + 16, offset + needed);
         const messageBuffer = new DBusBuffer(fieldsAndBody, 0, endian, fds, opts);
